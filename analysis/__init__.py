@@ -1,0 +1,1 @@
+"""Outputs, plots, comparisons, sweeps, sensitivity and reports built on top of the model."""

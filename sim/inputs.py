@@ -1,0 +1,42 @@
+"""Default input tables other than places: demography and the national history (see PROVENANCE.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.geography import DATA_DIR
+
+
+@dataclass(frozen=True)
+class Demography:
+    """Monthly event probabilities by single year of age 0..100, and the age-sex distribution."""
+
+    death_prob_male: np.ndarray
+    death_prob_female: np.ndarray
+    birth_prob: np.ndarray  # per woman per month
+    age_weights: np.ndarray  # (101, 2): population shares, male and female
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> Demography:
+        t = pd.read_csv(Path(data_dir or DATA_DIR) / "demography.csv").sort_values("age")
+        if list(t["age"]) != list(range(101)):
+            raise ValueError("demography.csv must have one row per age 0..100")
+
+        def monthly(q: pd.Series) -> np.ndarray:
+            return 1.0 - (1.0 - np.clip(q.to_numpy(np.float64), 0.0, 1.0)) ** (1.0 / 12.0)
+
+        return cls(
+            death_prob_male=monthly(t["mortality_male"]),
+            death_prob_female=monthly(t["mortality_female"]),
+            birth_prob=monthly(t["fertility"]),
+            age_weights=t[["pop_share_male", "pop_share_female"]].to_numpy(np.float64),
+        )
+
+
+def load_history(data_dir: Path | None = None) -> pd.DataFrame:
+    """National yearly history (NBS): population, resident and hukou urbanization, migrant workers."""
+    return pd.read_csv(Path(data_dir or DATA_DIR) / "national_history.csv").sort_values("year")

@@ -1,0 +1,77 @@
+"""Demography: ageing (each January), deaths and births by single year of age.
+
+Births are written in two passes with the same counter-based draws: the first counts births per
+chunk, a prefix sum gives each chunk its first free row, the second writes the newborns. The rows
+newborns get therefore do not depend on the thread count.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from sim.kernels import CHUNK
+from sim.rng import uniform
+
+
+@njit(parallel=True, cache=True)
+def age_one_year(alive, age, n):
+    """Everyone alive gets one year older (capped at 100)."""
+    for i in prange(n):
+        if alive[i] and age[i] < 100:
+            age[i] += 1
+
+
+@njit(parallel=True, cache=True)
+def deaths(key, alive, age, sex, city, death_prob_male, death_prob_female, n, n_chunks, n_cities):
+    """Each agent dies with its monthly probability by age and sex; returns deaths per chunk x city."""
+    tally = np.zeros((n_chunks, n_cities), np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] == 0:
+                continue
+            q = death_prob_female[age[i]] if sex[i] else death_prob_male[age[i]]
+            if uniform(key, i, 0) < q:
+                alive[i] = 0
+                tally[c, city[i]] += 1
+    return tally
+
+
+@njit(inline="always", cache=True)
+def _gives_birth(key, i, alive, age, sex, birth_prob):
+    return alive[i] and sex[i] == 1 and birth_prob[age[i]] > 0.0 and uniform(key, i, 0) < birth_prob[age[i]]
+
+
+@njit(parallel=True, cache=True)
+def count_births(key, alive, age, sex, birth_prob, n, n_chunks):
+    """Births per chunk (first pass)."""
+    counts = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        k = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if _gives_birth(key, i, alive, age, sex, birth_prob):
+                k += 1
+        counts[c] = k
+    return counts
+
+
+@njit(parallel=True, cache=True)
+def write_births(key, sex_key, offsets, alive, age, sex, birth_prob, household, role, with_head,
+                 origin_city, hukou_city, hukou_urban, city, urban, land, n, n_chunks):
+    """Second pass: newborns join the mother's household, place and hukou (rows from ``offsets``)."""
+    for c in prange(n_chunks):
+        j = offsets[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not _gives_birth(key, i, alive, age, sex, birth_prob):
+                continue
+            alive[j] = 1
+            age[j] = 0
+            sex[j] = 1 if uniform(sex_key, j, 0) < 0.4785 else 0  # sex ratio at birth ~109 (assumption)
+            household[j] = household[i]
+            role[j] = 2
+            with_head[j] = with_head[i]
+            origin_city[j] = origin_city[i]
+            hukou_city[j] = hukou_city[i]
+            hukou_urban[j] = hukou_urban[i]
+            city[j] = city[i]
+            urban[j] = urban[i]
+            land[j] = land[i]
+            j += 1

@@ -1,0 +1,65 @@
+"""Stock counts per city: the raw material of every reported metric.
+
+Counts are integers kept per chunk and summed afterwards, so they are exact and identical for any
+thread count. Rates (urbanization, coverage, shares) are formed from them in :mod:`sim.metrics`.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from sim.kernels import CHUNK
+from sim.kernels.labour import is_migrant
+from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
+
+STOCKS = (
+    "residents",
+    "urban_residents",
+    "urban_hukou",
+    "migrants",
+    "cross_city_migrants",
+    "interprovincial_migrants",
+    "migrant_workers",
+    "insured_migrant_workers",
+    "permit_holders",
+    "children_public_school",
+    "children_private_school",
+    "children_left_behind",
+)
+(RESIDENTS, URBAN, URBAN_HUKOU, MIGRANTS, CROSS_CITY, INTERPROV, WORKERS, INSURED, PERMITS,
+ CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND) = range(len(STOCKS))
+INSURED_MIN_MONTHS = 12
+
+
+@njit(parallel=True, cache=True)
+def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
+                 province, n, n_chunks, n_cities):
+    """Stocks per city (summed over chunks): array (n_stocks, n_cities) of int64."""
+    tally = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
+    for c in prange(n_chunks):
+        t = tally[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] == 0:
+                continue
+            k = city[i]
+            t[RESIDENTS, k] += 1
+            t[URBAN, k] += urban[i]
+            t[URBAN_HUKOU, k] += hukou_urban[i]
+            if school[i] == SCHOOL_LEFT_BEHIND:
+                t[CHILD_LEFT_BEHIND, hukou_city[i]] += 1
+            if not is_migrant(i, alive, urban, hukou_urban):
+                continue
+            t[MIGRANTS, k] += 1
+            if k != hukou_city[i]:
+                t[CROSS_CITY, k] += 1
+                if province[k] != province[hukou_city[i]]:
+                    t[INTERPROV, k] += 1
+            if employed[i]:
+                t[WORKERS, k] += 1
+                if insured_months[i] >= INSURED_MIN_MONTHS:
+                    t[INSURED, k] += 1
+            t[PERMITS, k] += permit[i]
+            if school[i] == SCHOOL_PUBLIC:
+                t[CHILD_PUBLIC, k] += 1
+            elif school[i] == SCHOOL_PRIVATE:
+                t[CHILD_PRIVATE, k] += 1
+    return tally.sum(axis=0)

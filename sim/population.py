@@ -1,0 +1,151 @@
+"""Struct-of-arrays person state.
+
+One row per agent, one numpy array per attribute, small dtypes (as in Starsim/LASER and mesa-frames):
+a Python object per person cannot reach millions of agents, a column of ``uint8`` can. Arrays are
+preallocated with spare capacity for births; ``n`` counts the rows in use and dead agents keep their
+row (``alive == 0``) until :meth:`People.compact` removes them once a year.
+
+Households are contiguous blocks of rows (head first) after construction and after every compaction,
+so a family's members are adjacent in memory; ``head_of[household]`` gives the row of each
+household's head, which is how members follow the head when the family moves or settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+# name -> (dtype, meaning). The order is the documentation order.
+FIELDS: dict[str, tuple[type, str]] = {
+    "alive": (np.uint8, "1 while the agent is alive"),
+    "age": (np.uint8, "age in completed years"),
+    "sex": (np.uint8, "0 male, 1 female"),
+    "household": (np.int32, "household id (index into head_of)"),
+    "role": (np.uint8, "0 head, 1 spouse, 2 child, 3 elder"),
+    "with_head": (np.uint8, "1 if the agent lives with (and moves with) the household head"),
+    "origin_city": (np.int16, "prefecture of the rural home (contracted land, homestead)"),
+    "hukou_city": (np.int16, "prefecture of hukou registration"),
+    "hukou_urban": (np.uint8, "1 if the hukou is an urban (non-agricultural / town) registration"),
+    "city": (np.int16, "prefecture where the agent lives now"),
+    "urban": (np.uint8, "1 if the agent lives in the urban part of its current prefecture"),
+    "skill": (np.uint8, "education / skill level 0 (primary or less) .. 3 (college+)"),
+    "employed": (np.uint8, "1 if in non-farm employment"),
+    "months_in_city": (np.uint16, "months of residence in the current prefecture"),
+    "permit": (np.uint8, "1 if holding a residence permit (juzhuzheng) in the current prefecture"),
+    "insured_months": (np.uint16, "months of urban employee social-insurance contributions"),
+    "housing": (np.uint8, "0 own home at origin (rural or reclassified), 1 market rental / dormitory, "
+                "2 affordable rental, 3 bought urban home"),
+    "school": (np.uint8, "children 3-15: 0 not of school age, 1 at school where the hukou is, 2 left behind, "
+               "3 accompanying in a public school, 4 accompanying in a private school"),
+    "land": (np.uint8, "bit 0 contracted land, bit 1 homestead"),
+}
+
+ROLE_HEAD, ROLE_SPOUSE, ROLE_CHILD, ROLE_ELDER = 0, 1, 2, 3
+
+
+@dataclass
+class People:
+    """Columns of person state with ``n`` rows in use out of ``capacity``."""
+
+    columns: dict[str, np.ndarray]
+    n: int
+    head_of: np.ndarray  # int32 row of the head of each household id
+
+    @classmethod
+    def empty(cls, capacity: int) -> People:
+        cols = {name: np.zeros(capacity, dtype) for name, (dtype, _) in FIELDS.items()}
+        return cls(columns=cols, n=0, head_of=np.zeros(0, np.int32))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("columns")
+        if cols is not None and name in cols:
+            return cols[name]
+        raise AttributeError(name)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.columns["alive"])
+
+    @property
+    def n_alive(self) -> int:
+        return int(self.columns["alive"][: self.n].sum(dtype=np.int64))
+
+    @staticmethod
+    def bytes_per_agent() -> int:
+        """Bytes of person state per agent row (excluding spare capacity and household index)."""
+        return sum(np.dtype(dtype).itemsize for dtype, _ in FIELDS.values())
+
+    def nbytes(self) -> int:
+        """Bytes held by all columns (including spare capacity) and the household index."""
+        return sum(a.nbytes for a in self.columns.values()) + self.head_of.nbytes
+
+    def ensure_capacity(self, needed: int) -> None:
+        """Grow every column to hold at least ``needed`` rows (by at least 25%)."""
+        if needed <= self.capacity:
+            return
+        new_cap = max(needed, int(self.capacity * 1.25) + 1)
+        for name, arr in self.columns.items():
+            grown = np.zeros(new_cap, arr.dtype)
+            grown[: self.n] = arr[: self.n]
+            self.columns[name] = grown
+
+    def compact(self) -> None:
+        """Drop dead rows and restore contiguous households (head first), keeping capacity.
+
+        The order is a stable sort by (household, role), so it does not depend on thread count.
+        """
+        n = self.n
+        alive = self.columns["alive"][:n].astype(bool)
+        idx = np.flatnonzero(alive)
+        order = idx[np.lexsort((self.columns["role"][idx], self.columns["household"][idx]))]
+        m = len(order)
+        for arr in self.columns.values():
+            arr[:m] = arr[order]
+            arr[m:n] = 0
+        self.n = m
+        self.rebuild_heads()
+
+    def rebuild_heads(self) -> None:
+        """Recompute ``head_of`` and promote a new head in households whose head died."""
+        n_households = int(self.columns["household"][: self.n].max()) + 1 if self.n else 0
+        self.head_of = _rebuild_heads(
+            self.columns["household"], self.columns["role"], self.columns["alive"], self.n, n_households
+        )
+
+    def view(self) -> dict[str, np.ndarray]:
+        """The rows in use, as a dict of array views (for tests and analysis)."""
+        return {name: arr[: self.n] for name, arr in self.columns.items()}
+
+
+@njit(cache=True)
+def _rebuild_heads(household, role, alive, n, n_households):
+    """Head row per household; where the head is dead, the oldest-role survivor (first row) becomes head."""
+    head_of = np.full(n_households, -1, np.int32)
+    for i in range(n):
+        if alive[i] == 0:
+            continue
+        h = household[i]
+        if head_of[h] < 0 or (role[i] == 0 and role[head_of[h]] != 0):
+            head_of[h] = i
+    for h in range(n_households):
+        j = head_of[h]
+        if j >= 0 and role[j] != 0:
+            role[j] = 0
+    return head_of
+
+
+@njit(parallel=True, cache=True)
+def follow_heads(head_of, household, with_head, alive, city, urban, months_in_city, permit, n):
+    """Members living with their head share its location and residence record."""
+    for i in prange(n):
+        if alive[i] == 0 or with_head[i] == 0:
+            continue
+        h = head_of[household[i]]
+        if h < 0 or h == i:
+            continue
+        city[i] = city[h]
+        urban[i] = urban[h]
+        months_in_city[i] = months_in_city[h]
+        permit[i] = permit[h]

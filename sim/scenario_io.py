@@ -1,0 +1,116 @@
+"""Reading scenario YAML files: ``extends:`` inheritance and one-line error messages."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import annotated_types
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.policy import Scenario
+
+
+class ScenarioError(Exception):
+    """A user mistake in a scenario file; ``str(err)`` is a single line fit to print."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, merging nested mappings key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: top level must be a mapping of keys to values")
+    return data
+
+
+def resolve_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The scenario's mapping with every ``extends:`` parent merged underneath it."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ScenarioError(f"{path}: key 'extends': circular inheritance")
+    data = _read_yaml(path)
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: key 'extends': must be a path string")
+    parent_path = (path.parent / parent).resolve()
+    if not parent_path.is_file():
+        raise ScenarioError(f"{path}: key 'extends': file not found: {parent}")
+    base = resolve_raw(parent_path, _seen + (path.resolve(),))
+    base.pop("name", None)
+    base.pop("description", None)
+    return deep_merge(base, data)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The settings block (pydantic model) reached by following the keys in ``loc``."""
+    model: type[BaseModel] | None = Scenario
+    for part in loc:
+        info = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
+        ann = info.annotation if info is not None else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def _allowed(info: Any) -> str:
+    """'allowed: a <= x <= b' (or the type) for a field, from its pydantic constraints."""
+    lo = hi = None
+    for meta in info.metadata:
+        if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
+            lo = getattr(meta, "ge", None) if isinstance(meta, annotated_types.Ge) else meta.gt
+        if isinstance(meta, annotated_types.Le | annotated_types.Lt):
+            hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
+    kind = getattr(info.annotation, "__name__", str(info.annotation))
+    if lo is not None and hi is not None:
+        return f"allowed: {kind} from {lo:g} to {hi:g}"
+    return f"allowed: {kind}"
+
+
+def format_validation_error(path: Path, err: ValidationError) -> str:
+    """One line for the first validation error: file, dotted key, what is wrong, what is allowed."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    key = ".".join(str(p) for p in loc)
+    owner = _model_at(loc[:-1])
+    if first["type"] == "extra_forbidden":
+        names = sorted(owner.model_fields) if owner is not None else []
+        guess = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = f"; did you mean '{guess[0]}'?" if guess else ""
+        return f"{path}: unknown key '{key}' (allowed keys here: {', '.join(names)}){hint}"
+    info = owner.model_fields.get(loc[-1]) if owner is not None else None
+    allowed = f" ({_allowed(info)})" if info is not None else ""
+    value = first.get("input")
+    return f"{path}: key '{key}': {first['msg']}, got {value!r}{allowed}"
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
+    """Read, merge and validate a scenario file; ``overrides`` replace top-level keys (e.g. seed)."""
+    path = Path(path)
+    raw = resolve_raw(path)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(path, err)) from None
