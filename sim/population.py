@@ -96,6 +96,7 @@ class People:
 
         The order is a stable sort by (household, role), so it does not depend on thread count.
         """
+        self.rebuild_heads()  # promote heads where they died, so each block starts with its head
         n = self.n
         alive = self.columns["alive"][:n].astype(bool)
         idx = np.flatnonzero(alive)

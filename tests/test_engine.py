@@ -1,0 +1,111 @@
+"""Engine invariants: conservation, rate bounds, determinism across thread counts, Mesa integration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import mesa
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.kernels.tally import STOCKS
+from sim.model import FLOWS, CitizenizationModel
+from sim.population import People
+from sim.runner import run_scenario
+
+from .conftest import ROOT, SMALL_SCALE
+
+
+def test_bytes_per_agent_within_target():
+    assert People.bytes_per_agent() <= 64
+
+
+def test_population_conserved_each_month(small_scenario):
+    """Residents(t) = residents(t-1) + births(t) - deaths(t), nationally, every month."""
+    model = CitizenizationModel(small_scenario)
+    while model.running:
+        model.step()
+    res = [int(s[STOCKS.index("residents")].sum()) for s, _, _ in model.records]
+    births = [int(f[FLOWS.index("births")].sum()) for _, f, _ in model.records]
+    deaths = [int(f[FLOWS.index("deaths")].sum()) for _, f, _ in model.records]
+    assert sum(births[1:]) > 0 and sum(deaths[1:]) > 0
+    for t in range(1, len(res)):
+        assert res[t] == res[t - 1] + births[t] - deaths[t]
+    assert res[-1] == model.people.n_alive
+
+
+def test_compaction_drops_the_dead_and_keeps_households_contiguous(small_scenario):
+    model = CitizenizationModel(small_scenario.model_copy(update={"months": 12}))
+    while model.running:
+        model.step()
+    people = model.people
+    assert (people.view()["alive"] == 0).any()  # deaths and births during the year
+    people.compact()
+    v = people.view()
+    assert (v["alive"] == 1).all()
+    household = v["household"]
+    assert (np.diff(household) >= 0).all()  # one contiguous block per household
+    starts = np.flatnonzero(np.r_[True, np.diff(household) > 0])
+    assert (v["role"][starts] == 0).all()  # head first
+    assert (people.head_of[household[starts]] == starts).all()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    migrate=st.floats(0.0, 0.05),
+    ret=st.floats(0.0, 0.05),
+    takeup=st.floats(0.0, 0.2),
+    seed=st.integers(0, 1000),
+)
+def test_rates_are_shares(small_scenario, migrate, ret, takeup, seed):
+    """Every rate in the series lies in [0, 1] whatever the behaviour parameters."""
+    b = small_scenario.behaviour.model_copy(update={"migrate_hazard": migrate, "return_hazard": ret,
+                                                    "settle_takeup": takeup})
+    sc = small_scenario.model_copy(update={"behaviour": b, "seed": seed, "months": 6, "scale": 50_000})
+    series = run_scenario(sc).series
+    rates = series[series["metric"].str.endswith(("_rate", "_share"))]["value"].dropna()
+    assert len(rates) > 0
+    assert ((rates >= 0) & (rates <= 1)).all()
+
+
+def _run_cli(tmp_path, threads: int) -> pd.DataFrame:
+    out = tmp_path / f"t{threads}"
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
+    subprocess.run([sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / "plan-2024.yaml"),
+                    "--scale", str(SMALL_SCALE), "--months", "14", "--out", str(out)],
+                   check=True, env=env, capture_output=True)
+    return pd.read_parquet(out / "series.parquet")
+
+
+def test_identical_series_for_one_and_two_threads(tmp_path):
+    one, two = _run_cli(tmp_path, 1), _run_cli(tmp_path, 2)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_mesa_batch_run_works():
+    results = mesa.batch_run(CitizenizationModel, parameters={"scale": 100_000, "months": 3, "seed": [1, 2]},
+                             iterations=1, max_steps=10, number_processes=1, display_progress=False)
+    assert len(results) == 2
+    assert all(0 < r["resident_rate"] < 1 and 0 < r["hukou_rate"] < 1 for r in results)
+    assert {r["seed"] for r in results} == {1, 2}
+
+
+def test_cities_are_mesa_agents(small_scenario):
+    model = CitizenizationModel(small_scenario)
+    assert len(model.cities) == model.geo.n_cities
+    tiers = {c.tier for c in model.cities}
+    assert tiers == {"open", "relaxed", "points"}
+    big = max(model.cities, key=lambda c: c.district_pop)
+    assert big.tier == "points"
+
+
+def test_same_seed_same_result_and_different_seed_differs(small_scenario):
+    a = run_scenario(small_scenario.model_copy(update={"months": 3})).series
+    b = run_scenario(small_scenario.model_copy(update={"months": 3})).series
+    c = run_scenario(small_scenario.model_copy(update={"months": 3, "seed": 99})).series
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.array_equal(a["value"].to_numpy(), c["value"].to_numpy())

@@ -1,0 +1,74 @@
+"""Scenario files: inheritance, and one-line errors with exit code 2 for every user mistake."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.scenario_io import ScenarioError, load_scenario
+
+from .conftest import SCENARIOS
+
+runner = CliRunner()
+
+
+def _error_line(tmp_path, text: str) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "out").exists()  # no partial results
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_plan_extends_status_quo():
+    plan = load_scenario(SCENARIOS / "plan-2024.yaml")
+    quo = load_scenario(SCENARIOS / "status-quo.yaml")
+    assert plan.name == "plan-2024" and quo.name == "status-quo"
+    assert plan.policy.hukou.relaxed_residence_months < quo.policy.hukou.relaxed_residence_months
+    assert plan.months == quo.months == 60
+
+
+def test_unknown_key_names_file_key_and_suggestion(tmp_path):
+    line = _error_line(tmp_path, "name: x\npolicy:\n  hukuo:\n    open_below: 1\n")
+    assert "bad.yaml" in line and "policy.hukuo" in line and "did you mean 'hukou'" in line
+
+
+def test_out_of_range_value_names_allowed_range(tmp_path):
+    line = _error_line(tmp_path, "name: x\nbehaviour:\n  settle_takeup: 3\n")
+    assert "behaviour.settle_takeup" in line and "from 0 to 1" in line
+
+
+def test_wrong_type_is_rejected(tmp_path):
+    line = _error_line(tmp_path, "name: x\nmonths: many\n")
+    assert "'months'" in line and "int" in line
+
+
+def test_missing_file(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_invalid_yaml(tmp_path):
+    line = _error_line(tmp_path, "name: [unclosed\n")
+    assert "invalid YAML" in line
+
+
+def test_missing_parent(tmp_path):
+    line = _error_line(tmp_path, "name: x\nextends: nowhere.yaml\n")
+    assert "extends" in line and "nowhere.yaml" in line
+
+
+def test_bad_thread_count(tmp_path):
+    result = runner.invoke(app, ["run", str(SCENARIOS / "plan-2024.yaml"), "--threads", "0"])
+    assert result.exit_code == 2 and "--threads" in result.output
+
+
+def test_override_out_of_range():
+    with pytest.raises(ScenarioError, match="scale"):
+        load_scenario(SCENARIOS / "plan-2024.yaml", scale=1)
