@@ -20,6 +20,11 @@ class Demography:
     birth_prob: np.ndarray  # per woman per month
     age_weights: np.ndarray  # (101, 2): population shares, male and female
 
+    @property
+    def death_prob(self) -> np.ndarray:
+        """Monthly death probability by (sex, age): row 0 male, row 1 female."""
+        return np.stack([self.death_prob_male, self.death_prob_female])
+
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Demography:
         t = pd.read_csv(Path(data_dir or DATA_DIR) / "demography.csv").sort_values("age")

@@ -56,6 +56,7 @@ class CitizenizationModel(mesa.Model):
         self.seed_value = scenario.seed
         self.geo = Geography.load(data_dir)
         self.demography = Demography.load(data_dir)
+        self._death_prob = self.demography.death_prob
         margins = start_margins(load_history(data_dir), scenario.start_year)
         self.people = synthesize(self.geo, margins, self.scale, scenario.seed, self.demography.age_weights)
         n_cities = self.geo.n_cities
@@ -94,11 +95,10 @@ class CitizenizationModel(mesa.Model):
         flows = np.zeros((len(FLOWS), n_cities), np.int64)
         if self.month_of_year == 1 and self.steps > 1:
             self._new_year()
-        demog = self.demography
         nc = n_chunks(p.n)
         flows[FLOWS.index("deaths")] = demography.deaths(
             self._key(Stream.DEATH), cols["alive"], cols["age"], cols["sex"], cols["city"],
-            demog.death_prob_male, demog.death_prob_female, p.n, nc, n_cities).sum(axis=0)
+            self._death_prob, p.n, nc, n_cities).sum(axis=0)
         self._births(flows)
         cols = p.columns
         nc = n_chunks(p.n)

@@ -3,6 +3,10 @@
 Births are written in two passes with the same counter-based draws: the first counts births per
 chunk, a prefix sum gives each chunk its first free row, the second writes the newborns. The rows
 newborns get therefore do not depend on the thread count.
+
+The per-agent tests are written without data-dependent branches (a draw for every row, combined
+with masks): hashing is cheap and vectorises, mispredicted branches on random-looking columns
+(sex, age) are not. Only the rare event itself branches.
 """
 
 import numpy as np
@@ -16,20 +20,19 @@ from sim.rng import uniform
 def age_one_year(alive, age, n):
     """Everyone alive gets one year older (capped at 100)."""
     for i in prange(n):
-        if alive[i] and age[i] < 100:
-            age[i] += 1
+        age[i] += alive[i] & (age[i] < 100)
 
 
 @njit(parallel=True, cache=True)
-def deaths(key, alive, age, sex, city, death_prob_male, death_prob_female, n, n_chunks, n_cities):
-    """Each agent dies with its monthly probability by age and sex; returns deaths per chunk x city."""
+def deaths(key, alive, age, sex, city, death_prob, n, n_chunks, n_cities):
+    """Each agent dies with its monthly probability ``death_prob[sex, age]``.
+
+    Returns deaths per chunk x city.
+    """
     tally = np.zeros((n_chunks, n_cities), np.int64)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0:
-                continue
-            q = death_prob_female[age[i]] if sex[i] else death_prob_male[age[i]]
-            if uniform(key, i, 0) < q:
+            if alive[i] & (uniform(key, i, 0) < death_prob[sex[i], age[i]]):
                 alive[i] = 0
                 tally[c, city[i]] += 1
     return tally
@@ -37,7 +40,8 @@ def deaths(key, alive, age, sex, city, death_prob_male, death_prob_female, n, n_
 
 @njit(inline="always", cache=True)
 def _gives_birth(key, i, alive, age, sex, birth_prob):
-    return alive[i] and sex[i] == 1 and birth_prob[age[i]] > 0.0 and uniform(key, i, 0) < birth_prob[age[i]]
+    """Whether row ``i`` gives birth this month (``birth_prob`` is zero outside women's fertile ages)."""
+    return alive[i] & sex[i] & (uniform(key, i, 0) < birth_prob[age[i]])
 
 
 @njit(parallel=True, cache=True)
@@ -47,8 +51,7 @@ def count_births(key, alive, age, sex, birth_prob, n, n_chunks):
     for c in prange(n_chunks):
         k = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if _gives_birth(key, i, alive, age, sex, birth_prob):
-                k += 1
+            k += _gives_birth(key, i, alive, age, sex, birth_prob)
         counts[c] = k
     return counts
 
