@@ -61,6 +61,8 @@ def run(
     months: Annotated[int | None, typer.Option(help="Months to simulate (default: the scenario's, 60).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all cores).")] = None,
+    replications: Annotated[int, typer.Option(min=1, max=10_000, help="Runs with seeds seed, seed+1, ...: "
+                                              "an ensemble with a 'run' column, mean and 5-95% bands.")] = 1,
 ) -> None:
     """Run one projection and write series.parquet, manifest.json and urbanization.png."""
     try:
@@ -71,6 +73,18 @@ def run(
     from sim.runner import run_scenario, write_run
 
     out_dir = out or Path("results") / sc.name
+    if replications > 1:  # an ensemble (analysis/ensemble.py)
+        from analysis.ensemble import run_ensemble
+
+        with month_progress(sc.months * replications, f"{sc.name} x {replications} seeds") as bar:
+            task = bar.add_task("run", total=sc.months * replications)
+            path, end = run_ensemble(sc, replications, out_dir, on_month=lambda m: bar.update(task, completed=m),
+                                     extra={"scenario_file": str(scenario)})
+        for metric in ("resident_rate", "hukou_rate"):
+            mean, low, high = end.loc[metric, ["mean", "p05", "p95"]]
+            err_console.print(f"{sc.name}: {metric} {mean:.2%} (5-95%: {low:.2%}-{high:.2%}) -> {path}",
+                              highlight=False)
+        return
     started = time.perf_counter()
     with month_progress(sc.months, f"{sc.name} (1 agent = {sc.scale} persons)") as bar:
         task = bar.add_task("run", total=sc.months)
@@ -83,3 +97,9 @@ def run(
     err_console.print(
         f"{sc.name}: {sc.start_year + (sc.months - 1) // 12} resident {rates['resident_rate']:.2%}, "
         f"hukou {rates['hukou_rate']:.2%} -> {path}", highlight=False)
+
+
+# sweep, sensitivity and report live in analysis/commands.py
+from analysis.commands import register as _register_analysis_commands  # noqa: E402
+
+_register_analysis_commands(app)
