@@ -70,8 +70,7 @@ def _source(fig, text: str) -> None:
             locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    top = 1 - 0.35 / height_in if fig.get_suptitle() else 1
-    fig.tight_layout(rect=(0, min(0.3, (0.05 + 0.11 * len(lines)) / height_in), 1, top))
+    fig.tight_layout(rect=(0, min(0.3, (0.05 + 0.11 * len(lines)) / height_in), 1, 1))  # leaves room for suptitle
 
 
 def _is_ensemble(series: pd.DataFrame) -> bool:
@@ -331,4 +330,5 @@ def provinces(series: pd.DataFrame, name: str, year: int | None = None):
     fig.suptitle(f"Change by province, {start} - {end} (percentage points): scenario '{name}'", fontsize=11)
     _source(fig, SIM_SOURCE + "; tile grid: one square per province-level unit, placed roughly by geography"
             + ("; median over runs" if _is_ensemble(series) else "") + ".")
+    fig.subplots_adjust(top=0.86)  # equal-aspect panels: keep the panel titles clear of the suptitle
     return fig

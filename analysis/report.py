@@ -99,6 +99,8 @@ def sweep_as_result(path: Path, state: dict) -> Result:
         raise ReportError(f"{path}: the sweep has no results.parquet yet; finish it with --resume")
     res = read_results(path, filters=[("period", "in", ["start", "year"])])
     res = res[res["level"].isin(REPORT_LEVELS)]
+    if res.empty or not (res["metric"] == "resident_rate").any():
+        raise ReportError(f"{path}: the sweep's results have no yearly series; pass a run or ensemble folder too")
     year = res["year"].astype(int)
     month = res["month"].astype(int)
     date = pd.to_datetime(year.astype(str) + "-12-31")
@@ -201,6 +203,24 @@ def summary_table(results: list[Result]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def difference_table(results: list[Result]) -> pd.DataFrame:
+    """Each scenario's end values minus the main scenario's (percentage points, millions)."""
+    def ends(r: Result) -> dict:
+        s = r.series
+        settled = figures.yearly_flow(s, "settlements", "national") if figures.has_metric(s, "settlements") else None
+        return {"resident": _end_value(s, "resident_rate")[0], "hukou": _end_value(s, "hukou_rate")[0],
+                "settled": settled["median"].sum() if settled is not None else float("nan")}
+
+    base = ends(results[0])
+    rows = []
+    for r in results[1:]:
+        e = ends(r)
+        rows.append({"scenario": r.name, "resident rate (pp)": f"{(e['resident'] - base['resident']) * 100:+.2f}",
+                     "hukou rate (pp)": f"{(e['hukou'] - base['hukou']) * 100:+.2f}",
+                     "settlements, whole period (millions)": f"{(e['settled'] - base['settled']) / 1e6:+.2f}"})
+    return pd.DataFrame(rows)
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
@@ -232,21 +252,23 @@ def manifest_tables(results: list[Result], sweep: SweepInput | None) -> tuple[pd
             "scale (persons/agent)": (m.get("scale") or (m.get("scenario") or {}).get("scale")),
             "months": m.get("months") or (m.get("scenario") or {}).get("months"),
             "start year": (m.get("scenario") or {}).get("start_year"),
-            "agents at start": m.get("agents_at_start"),
+            "agents at start": f"{m['agents_at_start']:,}" if isinstance(m.get("agents_at_start"), int) else None,
             "git revision": m.get("git_revision"), "created (UTC)": m.get("created_utc"),
             "wall time (s)": m.get("wall_seconds"),
             "versions": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         })
     if sweep is not None:
         st = sweep.state
+        reps = (st.get("spec") or {}).get("replications") or {}
+        seeds = reps.get("seeds") or [f"{reps.get('count')} seeds from {reps.get('first_seed')}"]
         rows.append({"result": str(sweep.path), "scenario": f"sweep '{st.get('name')}' on {st.get('sweep_file')}",
-                     "kind": "sweep", "seed(s)": json.dumps((st.get("spec") or {}).get("replications")),
+                     "kind": "sweep", "seed(s)": ", ".join(map(str, seeds)),
                      "scale (persons/agent)": (st.get("base_scenario") or {}).get("scale"),
                      "months": (st.get("base_scenario") or {}).get("months"),
                      "start year": (st.get("base_scenario") or {}).get("start_year"),
                      "created (UTC)": st.get("created_utc"),
-                     "versions": f"{st.get('runs_done', '?')} of {st.get('runs')} runs done, "
-                                 f"design {(st.get('spec') or {}).get('design', {}).get('method')}"})
+                     "notes": f"{st.get('runs_done', '?')} of {st.get('runs')} runs done, "
+                              f"design {(st.get('spec') or {}).get('design', {}).get('method')}"})
     runs = pd.DataFrame(rows).dropna(axis=1, how="all")
     try:
         defaults = _defaults()
@@ -327,8 +349,11 @@ def build(results: list[Result], sweep: SweepInput | None, title: str | None = N
         body = [_p("Every scenario with its own band; runs with equal seeds share their random numbers, so "
                    "differences between scenarios are not sampling noise of independent draws."),
                 add_fig("comparison", figures.comparison([(r.name, r.series) for r in results], history),
-                        "scenario comparison", "Figure 2. Resident and hukou urbanization rates by scenario."),
-                _table_html(summ)]
+                        "scenario comparison", "Figure 2. Resident and hukou urbanization rates by scenario.")]
+        diff = difference_table(results)
+        tables.append((f"Difference from '{main.name}' at the end of the projection", diff))
+        body += [_p(f"Difference from '{main.name}' at the end of the projection (medians over runs):"),
+                 _table_html(diff)]
     else:
         body = [_p("Only one result was given: pass several result folders (e.g. results/plan-2024 "
                    "results/status-quo) to compare scenarios.", "missing")]
@@ -347,6 +372,7 @@ def build(results: list[Result], sweep: SweepInput | None, title: str | None = N
                         "Figure 4. Persons granted urban hukou per year, by tier of the city of settlement "
                         "(millions). Partial years are marked with their number of months.")]
         t = figures.yearly_flow(s, "settlements", "tier").pivot(index="year", columns="region", values="median")
+        t = t.reindex(columns=[c for c in figures.TIER_LABELS if c in t.columns])
         t = (t / 1e6).round(2).reset_index()
         t.columns = [str(c) if c == "year" else f"{figures.TIER_LABELS.get(str(c), c)} (millions)" for c in t.columns]
         tables.append(("Settlements per year by tier (millions, median)", t))
@@ -444,6 +470,40 @@ def _write_text_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _table_figure(name: str, table: pd.DataFrame):
+    """A landscape A4 page with ``table`` drawn as wrapped text cells (wide, short tables transposed)."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    df = table.copy()
+    df = df.astype(object).where(df.notna(), "-").astype(str)
+    if df.shape[1] > 7 and len(df) <= 6:  # e.g. the manifest: one column per result reads better
+        df = df.set_index(df.columns[0]).T.reset_index().rename(columns={"index": "field"})
+    lengths = [max([len(str(c))] + [len(v) for v in df[c]]) for c in df.columns]
+    weights = [min(max(n, 6), 60) for n in lengths]
+    widths = [w / sum(weights) for w in weights]
+    chars = [max(8, int(w * 200)) for w in widths]
+    cells = [["\n".join(textwrap.wrap(v, c) or [""]) for v, c in zip(row, chars, strict=True)]
+             for row in df.itertuples(index=False)]
+    labels = ["\n".join(textwrap.wrap(str(col), c)) for col, c in zip(df.columns, chars, strict=True)]
+    fig = plt.figure(figsize=(11.69, 8.27))
+    fig.text(0.03, 0.95, name, fontsize=12)
+    ax = fig.add_axes((0.03, 0.04, 0.94, 0.88))
+    ax.axis("off")
+    if cells:
+        t = ax.table(cellText=cells, colLabels=labels, colWidths=widths, loc="upper left", cellLoc="left")
+        t.auto_set_font_size(False)
+        t.set_fontsize(6.5)
+        rows = [labels] + cells
+        for (r, _col), cell in t.get_celld().items():
+            n_lines = max(v.count("\n") + 1 for v in rows[r])
+            cell.set_height(0.022 * n_lines + 0.008)
+            if r == 0:
+                cell.set_facecolor("#eeeeee")
+    return fig
+
+
 def write_pdf(path: Path, title: str, figs: list, tables: list[tuple[str, pd.DataFrame]]) -> None:
     """A PDF with a title page, every figure, and the tables drawn as text pages."""
     import matplotlib.pyplot as plt
@@ -460,17 +520,9 @@ def write_pdf(path: Path, title: str, figs: list, tables: list[tuple[str, pd.Dat
         for _, _, f in figs:
             pdf.savefig(f)
         for name, table in tables:
-            for start in range(0, max(len(table), 1), 30):
-                chunk = table.iloc[start:start + 30].astype(str).apply(lambda c: c.str.slice(0, 60))
-                fig = plt.figure(figsize=(11.69, 8.27))
-                ax = fig.add_axes((0.03, 0.05, 0.94, 0.85))
-                ax.axis("off")
-                fig.text(0.03, 0.94, name + (f" (rows {start + 1}-)" if start else ""), fontsize=12)
-                if len(chunk):
-                    t = ax.table(cellText=chunk.to_numpy(), colLabels=list(chunk.columns), loc="upper left",
-                                 cellLoc="left")
-                    t.auto_set_font_size(False)
-                    t.set_fontsize(6)
+            for start in range(0, max(len(table), 1), 28):
+                fig = _table_figure(name + (f" (continued, rows {start + 1}-)" if start else ""),
+                                    table.iloc[start:start + 28])
                 pdf.savefig(fig)
                 plt.close(fig)
     os.replace(tmp, path)

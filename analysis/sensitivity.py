@@ -170,4 +170,5 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
                                                      values="conf", sort=False)
     for col in conf.columns:
         w[f"{col}_conf"] = conf[col]
+    w.columns.name = None
     return w.reset_index()

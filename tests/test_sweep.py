@@ -186,7 +186,7 @@ def test_resume_reruns_only_the_missing_runs(finished_sweep, client, tmp_path):
 
         shutil.rmtree(out / "runs" / r)
     (out / "runs" / ".p00002-s0.tmp-12345").mkdir()  # debris of a run killed while writing
-    summary = sweeps.run_sweep(sw, out, client=client, resume=True)
+    summary = sweeps.run_sweep(sw, out, scheduler=client.scheduler.address, resume=True)  # as --scheduler
     assert sorted(summary.executed) == removed and sorted(summary.skipped) == kept
     assert {r: (out / "runs" / r / "manifest.json").stat().st_mtime_ns for r in kept} == stamps
     assert run_ids(out) == sorted(kept + removed) and not list((out / "runs").glob(".*"))
