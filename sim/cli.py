@@ -103,3 +103,8 @@ def run(
 from analysis.commands import register as _register_analysis_commands  # noqa: E402
 
 _register_analysis_commands(app)
+
+# compare lives in analysis/compare.py
+from analysis.compare import compare as _compare  # noqa: E402
+
+app.command(name="compare")(_compare)

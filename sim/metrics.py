@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.cities import CITY_STOCKS
 from sim.geography import TIER_KEYS
 from sim.kernels.tally import STOCKS
 
@@ -19,9 +20,17 @@ RATES: dict[str, tuple[str, str]] = {
     "migrant_insured_share": ("insured_migrant_workers", "migrant_workers"),
     "migrant_permit_share": ("permit_holders", "migrants"),
     "migrant_children_public_share": ("children_public_school", "accompanying_children"),
+    "children_accompanying_share": ("accompanying_children", "migrant_children"),
+    "public_seat_use": ("children_public_school", "all_public_seats"),
+    "migrant_employment_rate": ("migrant_workers", "working_age_migrants"),
+    "migrant_skilled_share": ("skilled_migrant_workers", "migrant_workers"),
+    "migrant_affordable_share": ("migrants_affordable_housing", "migrants"),
 }
+#: derived count -> the two counts it sums (in order: later entries may use earlier ones)
 DERIVED_COUNTS: dict[str, tuple[str, str]] = {
     "accompanying_children": ("children_public_school", "children_private_school"),
+    "migrant_children": ("accompanying_children", "children_left_behind"),
+    "all_public_seats": ("public_school_seats", "preschool_seats"),
 }
 
 
@@ -43,7 +52,7 @@ def _one_hot(group: np.ndarray, n_groups: int) -> np.ndarray:
 
 def tidy_series(records, flow_names, geo, scale: int, start_year: int) -> pd.DataFrame:
     """The tidy time series of a run from ``model.records`` (one entry per month, month 0 first)."""
-    names = list(STOCKS) + list(flow_names)
+    names = list(STOCKS) + list(CITY_STOCKS) + list(flow_names)
     values = np.stack([np.vstack([s, f]) for s, f, _ in records]).astype(np.float64) * scale  # month x name x city
     tiers = np.stack([t for _, _, t in records]).astype(np.int64)  # month x city
     n_months = len(records)

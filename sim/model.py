@@ -3,8 +3,15 @@
 Persons live in numba-friendly columns (:class:`sim.population.People`), cities are ``mesa.Agent``s
 (:class:`sim.cities.City`). One ``step()`` is one month:
 
-    demography -> labour -> migration and return -> settlement -> services -> in-situ urbanization
-    -> city bookkeeping -> data collection
+    (January: ageing, compaction, city tiers and quotas, seat and housing growth, fiscal rewards and
+    land quotas into the capacity pipeline) -> capacity whose lag has passed opens -> demography ->
+    labour (job finding, skills training) -> migration and return -> settlement -> services (permits,
+    insurance) -> school seats (bring / leave behind children) -> affordable rental housing ->
+    in-situ urbanization -> city bookkeeping (labour markets, metro commuting, urban renewal, rents,
+    newcomers' access to seats, housing and services) -> data collection
+
+The plan's levers (sim.policy.Policy, one sub-model per clause) act in these steps; docs/levers.md
+maps each lever to its mechanism.
 
 The model works with ``mesa.batch_run`` (``running`` turns False after the scenario's last month)
 and its ``DataCollector`` holds the national rates per month; the full per-city tallies are in
@@ -19,18 +26,21 @@ import mesa
 import numpy as np
 
 from sim import choice
-from sim.cities import City, CityState
+from sim.cities import CITY_STOCKS, SERVICE_WEIGHTS, City, CityState, permit_probability, service_months
 from sim.geography import Geography
 from sim.inputs import Demography, load_history
-from sim.kernels import demography, labour, migration, n_chunks, services, settlement, tally
-from sim.policy import Scenario
+from sim.kernels import demography, housing, labour, migration, n_chunks, services, settlement, tally
+from sim.policy import Insurance, Scenario
 from sim.population import follow_heads
 from sim.rng import Stream, stream_key
 from sim.scenario_io import load_scenario
 from sim.synthesis import start_margins, synthesize
 
 FLOWS = ("births", "deaths", "arrivals", "returns", "onward_moves", "interprovincial_arrivals",
-         "settlements", "points_settlements", "reclassified", "reclassified_hukou")
+         "settlements", "points_settlements", "reclassified", "reclassified_hukou",
+         "trained", "children_brought", "children_sent_back", "family_joiners", "affordable_allocations",
+         "fiscal_rewards", "potential_region_arrivals", "potential_region_reclassified",
+         "metro_internal_arrivals", "metro_satellite_arrivals", "injury_returns")
 
 
 class CitizenizationModel(mesa.Model):
@@ -62,6 +72,13 @@ class CitizenizationModel(mesa.Model):
         n_cities = self.geo.n_cities
         stocks = self._count_stocks()
         self.city_state = CityState.initial(self.geo, stocks[tally.URBAN], stocks[tally.WORKERS], scenario)
+        child_demand = self._accompanying_children()
+        self.city_state.init_levers(self.geo, scenario, stocks[tally.MIGRANTS], child_demand, stocks[tally.URBAN])
+        self._seat_used, self._seat_demand = np.zeros_like(child_demand), child_demand
+        self._schools(None)  # initial placement of accompanying children in the seats at the start
+        stocks = self._count_stocks()
+        self.city_state.update_access(scenario.policy, self._seat_used, self._seat_demand,
+                                      stocks[tally.MIGRANTS].astype(np.float64))
         self.cities = City.create_agents(self, n_cities, index=list(range(n_cities)))
         for city in self.cities:
             city.new_year(int(stocks[tally.URBAN, city.index]))
@@ -91,10 +108,13 @@ class CitizenizationModel(mesa.Model):
     # -- the month ------------------------------------------------------------------------------
     def step(self) -> None:
         p, cols, b = self.people, self.people.columns, self.scenario.behaviour
+        pol = self.scenario.policy
         n_cities = self.geo.n_cities
         flows = np.zeros((len(FLOWS), n_cities), np.int64)
+        st = self.city_state
         if self.month_of_year == 1 and self.steps > 1:
-            self._new_year()
+            self._new_year(flows)
+        st.deliver_capacity(self.steps)
         nc = n_chunks(p.n)
         flows[FLOWS.index("deaths")] = demography.deaths(
             self._key(Stream.DEATH), cols["alive"], cols["age"], cols["sex"], cols["city"],
@@ -102,38 +122,91 @@ class CitizenizationModel(mesa.Model):
         self._births(flows)
         cols = p.columns
         nc = n_chunks(p.n)
-        st = self.city_state
-        labour.labour_step(self._key(Stream.LABOUR), cols["alive"], cols["age"], cols["urban"],
-                           cols["hukou_urban"], cols["city"], cols["employed"], st.find_prob,
-                           b.job_separation, p.n, nc, n_cities)
+        lab = labour.labour_step(self._key(Stream.LABOUR), cols["alive"], cols["age"], cols["urban"],
+                                 cols["hukou_urban"], cols["city"], cols["employed"], cols["skill"], st.find_prob,
+                                 b.job_separation, b.skill_job_finding, st.train_prob, p.n, nc, n_cities).sum(axis=0)
+        flows[FLOWS.index("trained")] = lab[1]
         self._migrate(flows, nc)
         self._settle(flows, nc)
+        sv = pol.services
+        enrol = b.insurance_enrolment * (b.insurance_limit_uplift if pol.insurance.hukou_limit_removed else 1.0)
         services.services_step(
-            self._key(Stream.PERMIT), cols["alive"], cols["age"], cols["household"], p.head_of,
-            cols["hukou_urban"], cols["urban"], cols["city"], cols["employed"], cols["months_in_city"],
-            cols["permit"], cols["insured_months"], cols["school"], self.scenario.policy.services.permit_residence_months, b.permit_hazard,
-            b.insurance_enrolment, st.public_school_share, p.n, nc)
+            self._key(Stream.PERMIT), cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
+            cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["employed"],
+            cols["months_in_city"], cols["permit"], cols["insured_months"], cols["school"], sv.permit_residence_months,
+            permit_probability(sv, b.permit_hazard), min(1.0, enrol), p.n, nc)
+        self._schools(flows)
+        self._housing(flows)
+        region = self.geo.potential_region >= 0
         rc = settlement.reclassify(
             self._key(Stream.RECLASSIFY), cols["alive"], cols["urban"], cols["hukou_urban"], cols["hukou_city"],
-            cols["city"], cols["household"], b.reclassify_rate, b.reclassify_hukou_share, p.n, nc,
+            cols["city"], cols["household"], st.reclassify_rate, b.reclassify_hukou_share, p.n, nc,
             n_cities).sum(axis=0)
         flows[FLOWS.index("reclassified")] = rc[0]
         flows[FLOWS.index("reclassified_hukou")] = rc[1]
+        flows[FLOWS.index("potential_region_reclassified")] = rc[0] * region
         stocks = self._count_stocks()
         for city in self.cities:
             city.update_labour_market(int(stocks[tally.WORKERS, city.index]), self.steps)
+        migrants = stocks[tally.MIGRANTS].astype(np.float64)
+        st.apply_metro(pol.metro_circles.commuting_share)
+        st.renew(pol, migrants)
+        st.update_access(pol, self._seat_used, self._seat_demand, migrants)
+        st.settled_this_year += flows[FLOWS.index("settlements")]
         self._record(stocks, flows)
         self.datacollector.collect(self)
         if self.steps >= self.scenario.months:
             self.running = False
 
-    def _new_year(self) -> None:
+    def _new_year(self, flows: np.ndarray) -> None:
         cols, p = self.people.columns, self.people
         demography.age_one_year(cols["alive"], cols["age"], p.n)
         p.compact()
-        urban = self.records[-1][0][tally.URBAN]
+        last = self.records[-1][0]
+        urban = last[tally.URBAN]
         for city in self.cities:
             city.new_year(int(urban[city.index]))
+        flows[FLOWS.index("fiscal_rewards")] = self.city_state.new_year_levers(
+            self.scenario.policy, self.steps, urban.astype(np.float64), last[tally.MIGRANTS].astype(np.float64),
+            self._seat_demand.astype(np.float64))
+
+    def _accompanying_children(self) -> np.ndarray:
+        """Migrant children living with their head by seat level (compulsory 6-15, preschool 3-5) per city."""
+        v = self.people.view()
+        base = (v["alive"] == 1) & (v["urban"] == 1) & (v["hukou_urban"] == 0) & (v["with_head"] == 1)
+        out = np.zeros((2, self.geo.n_cities), np.int64)
+        for level, (lo, hi) in enumerate(((services.COMPULSORY_AGE_MIN, services.SCHOOL_AGE_MAX),
+                                          (services.SCHOOL_AGE_MIN, services.COMPULSORY_AGE_MIN - 1))):
+            sel = base & (v["age"] >= lo) & (v["age"] <= hi) & (v["role"] == 2)
+            out[level] = np.bincount(v["city"][sel], minlength=self.geo.n_cities)
+        return out
+
+    def _schools(self, flows: np.ndarray | None) -> None:
+        """Seat allocation for migrant children; ``flows=None`` is the initial placement (month 0)."""
+        p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
+        pol = self.scenario.policy
+        start = flows is None
+        renter = 1.0 if pol.housing.renters_equal_services else b.renter_admission_factor
+        moved, self._seat_used, self._seat_demand = services.allocate_school_seats(
+            self._key(Stream.SCHOOL), cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
+            cols["hukou_urban"], cols["urban"], cols["city"], cols["origin_city"], cols["with_head"],
+            cols["months_in_city"], cols["permit"], cols["housing"], cols["school"], st.seats, st.seat_chance,
+            0.0 if start else b.bring_children_hazard, pol.children.admission_share, renter,
+            0 if start else 12 * pol.services.years_school, 0.0 if start else b.leave_behind_if_no_seat,
+            self.month_of_year == 9, not start, p.n, self.geo.n_cities)
+        if not start:
+            flows[FLOWS.index("children_brought")] = moved[0]
+            flows[FLOWS.index("children_sent_back")] = moved[1]
+
+    def _housing(self, flows: np.ndarray) -> None:
+        p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
+        hs = self.scenario.policy.housing
+        _, allocated = housing.allocate_affordable(
+            self._key(Stream.HOUSING), cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
+            cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"], cols["insured_months"],
+            cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
+            b.affordable_apply, b.affordable_turnover, p.n, self.geo.n_cities)
+        flows[FLOWS.index("affordable_allocations")] = allocated
 
     def _births(self, flows: np.ndarray) -> None:
         p, demog = self.people, self.demography
@@ -157,58 +230,102 @@ class CitizenizationModel(mesa.Model):
 
     def _migrate(self, flows: np.ndarray, nc: int) -> None:
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
-        v = choice.utilities(self.geo, st.wage, st.housing_cost, st.services, st.district_pop, b)
+        pol, geo = self.scenario.policy, self.geo
+        ins = pol.insurance
+        medical = b.medical_cross_province * (ins.direct_settlement_coverage
+                                              - Insurance.model_fields["direct_settlement_coverage"].default)
+        v = choice.utilities(geo, st.wage, st.expected_rent(), st.services, st.district_pop, b,
+                             school=st.school_value, medical_bonus=medical)
         cdf = choice.cumulative(choice.logit_probabilities(v))
+        family = services.school_age_families(cols["alive"], cols["age"], cols["role"], cols["household"],
+                                              len(p.head_of), p.n, nc)
+        prm = np.zeros(migration.N_PARAMS)
+        prm[migration.P_MIGRATE] = b.migrate_hazard
+        prm[migration.P_RETURN] = b.return_hazard
+        prm[migration.P_RETURN_UNEMPLOYED] = b.return_unemployed_factor
+        prm[migration.P_RETURN_AGE50] = b.return_age50_factor
+        prm[migration.P_ONWARD] = b.onward_hazard
+        prm[migration.P_ARRIVE_EMPLOYED] = b.job_finding
+        prm[migration.P_PORTABILITY] = ins.portability
+        prm[migration.P_COVERAGE] = pol.services.coverage
+        prm[migration.P_SERVICES_RETENTION] = b.services_retention
+        prm[migration.P_SKILL_RETURN] = b.beta_wage * b.skill_wage_premium
+        prm[migration.P_AFFORDABLE_RETURN] = b.affordable_return_factor
+        prm[migration.P_RENEWAL_RETENTION] = b.renewal_retention
+        prm[migration.P_GIG_SHARE] = b.gig_share
+        prm[migration.P_GIG_COVER] = ins.gig_injury_cover
+        prm[migration.P_GIG_INJURY] = b.gig_injury_return
         moved = migration.migrate(
-            self._key(Stream.MIGRATE), cdf, choice.N_SKILL, cols["alive"], cols["age"], cols["role"],
-            cols["hukou_urban"], cols["origin_city"], cols["city"], cols["urban"], cols["skill"], cols["employed"],
-            cols["months_in_city"], cols["permit"], cols["housing"], cols["insured_months"], self.geo.province,
-            b.migrate_hazard, b.return_hazard, b.return_unemployed_factor, b.return_age50_factor, b.onward_hazard,
-            b.job_finding, True, p.n, nc, self.geo.n_cities).sum(axis=0)
+            self._key(Stream.MIGRATE), stream_key(self.seed_value, 0, Stream.GIG), cdf, choice.N_SKILL,
+            choice.N_FAMILY, family, cols["alive"], cols["age"], cols["role"], cols["hukou_urban"], cols["household"],
+            cols["origin_city"], cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"],
+            cols["permit"], cols["housing"], cols["insured_months"], geo.province, geo.metro_circle, st.amenity,
+            service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc, geo.n_cities).sum(axis=0)
         for name, k in (("arrivals", migration.ARRIVALS), ("returns", migration.RETURNS),
-                        ("onward_moves", migration.ONWARD), ("interprovincial_arrivals", migration.INTERPROVINCIAL)):
+                        ("onward_moves", migration.ONWARD), ("interprovincial_arrivals", migration.INTERPROVINCIAL),
+                        ("metro_internal_arrivals", migration.METRO_INTERNAL),
+                        ("injury_returns", migration.INJURY_RETURNS)):
             flows[FLOWS.index(name)] = moved[k]
+        into = moved[migration.ARRIVALS] + moved[migration.ONWARD]
+        flows[FLOWS.index("potential_region_arrivals")] = into * (geo.potential_region >= 0)
+        flows[FLOWS.index("metro_satellite_arrivals")] = into * (st.core_of >= 0)
         follow_heads(p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["city"], cols["urban"],
                      cols["months_in_city"], cols["permit"], p.n)
 
     def _settle(self, flows: np.ndarray, nc: int) -> None:
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
-        hk = self.scenario.policy.hukou
+        pol = self.scenario.policy
+        hk = pol.hukou
         settled = np.zeros(len(p.head_of), np.uint8)
-        takeup = b.settle_takeup * (1.0 - b.rural_rights_value)
+        # 二.(三).2: landholders weigh the risk to their rural rights unless the guarantee is trusted.
+        deterrence = b.rural_rights_value * ((1.0 - b.rights_guarantee_trust) if pol.rural_rights.rights_protected
+                                             else 1.0)
+        takeup_land = b.settle_takeup * (1.0 - deterrence)
+        takeup_noland = b.settle_takeup
         settlement.settle_open_relaxed(
             self._key(Stream.SETTLE), cols["alive"], cols["role"], cols["hukou_urban"], cols["hukou_city"],
-            cols["urban"], cols["city"], cols["household"], cols["months_in_city"], cols["insured_months"], st.tier,
-            takeup, hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months, settled,
-            p.n, nc)
+            cols["urban"], cols["city"], cols["household"], cols["months_in_city"], cols["insured_months"],
+            cols["permit"], cols["land"], st.tier, takeup_land, takeup_noland, hk.habitual_residence,
+            hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months, settled, p.n, nc)
         if self.month_of_year == 12:
             rows, points = settlement.points_applicants(
                 self._key(Stream.SETTLE + 1000), cols["alive"], cols["role"], cols["hukou_urban"], cols["urban"],
-                cols["city"], cols["months_in_city"], cols["insured_months"], cols["skill"], st.tier,
-                1.0 - (1.0 - takeup) ** 12, hk.points_min_insured_months, p.n, nc)
+                cols["city"], cols["months_in_city"], cols["insured_months"], cols["skill"], cols["permit"],
+                cols["land"], st.tier, 1.0 - (1.0 - takeup_land) ** 12, 1.0 - (1.0 - takeup_noland) ** 12,
+                hk.points_min_insured_months, p.n, nc)
             order = np.lexsort((rows, -points, cols["city"][rows]))
             sizes = settlement.family_sizes(cols["alive"], cols["with_head"], cols["household"], cols["city"],
-                                            p.head_of, p.n, len(p.head_of))
-            flows[FLOWS.index("points_settlements")] = settlement.admit_by_points(
-                rows, order, cols["city"], cols["household"], sizes, st.quota_left, hk.abolish_annual_quota,
-                cols["hukou_urban"], cols["hukou_city"], settled)
-        flows[FLOWS.index("settlements")] = settlement.settle_members(
-            cols["alive"], cols["role"], cols["with_head"], cols["household"], p.head_of, cols["hukou_urban"],
-            cols["hukou_city"], cols["city"], settled, p.n, nc, self.geo.n_cities).sum(axis=0)
+                                            cols["urban"], cols["role"], cols["age"], p.head_of, hk.whole_family,
+                                            p.n, len(p.head_of))
+            settlement.admit_by_points(rows, order, cols["city"], cols["household"], sizes, st.quota_left,
+                                       hk.abolish_annual_quota, cols["hukou_urban"], cols["hukou_city"], settled)
+        moved = settlement.settle_members(
+            self._key(Stream.FAMILY), cols["alive"], cols["role"], cols["age"], cols["with_head"], cols["household"],
+            p.head_of, cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["months_in_city"],
+            cols["permit"], cols["housing"], settled, hk.whole_family, hk.member_settle_share, p.n, nc,
+            self.geo.n_cities).sum(axis=0)
+        flows[FLOWS.index("settlements")] = moved[0]
+        flows[FLOWS.index("points_settlements")] = moved[1]
+        flows[FLOWS.index("family_joiners")] = moved[2]
 
     # -- results --------------------------------------------------------------------------------
     def _count_stocks(self) -> np.ndarray:
         p, cols = self.people, self.people.columns
         return tally.count_stocks(cols["alive"], cols["urban"], cols["hukou_urban"], cols["hukou_city"], cols["city"],
                                   cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
-                                  self.geo.province, p.n, n_chunks(p.n), self.geo.n_cities)
+                                  self.geo.province, p.n, n_chunks(p.n), self.geo.n_cities, cols["age"],
+                                  cols["skill"], cols["housing"])
 
     def _record(self, stocks: np.ndarray, flows: np.ndarray) -> None:
-        self.records.append((stocks, flows, self.city_state.tier.copy()))
+        """Agent stocks (tally.STOCKS) followed by the city stocks (cities.CITY_STOCKS), flows, tiers."""
+        both = np.vstack([stocks.astype(np.float64), self.city_state.city_stocks()])
+        self.records.append((both, flows, self.city_state.tier.copy()))
 
     def national(self, name: str) -> int:
         """The latest national total (agents) of a stock or flow named in STOCKS or FLOWS."""
         stocks, flows, _ = self.records[-1]
         if name in tally.STOCKS:
             return int(stocks[tally.STOCKS.index(name)].sum())
+        if name in CITY_STOCKS:
+            return int(stocks[len(tally.STOCKS) + CITY_STOCKS.index(name)].sum())
         return int(flows[FLOWS.index(name)].sum())

@@ -39,6 +39,7 @@ class Stream:
     SCHOOL = 13
     TRAINING = 14
     HOUSING = 15
+    GIG = 16  # fixed per-person draws (gig work, injury cover): keyed by seed only, not by month
     SYNTHESIS = 100
 
 

@@ -1,7 +1,11 @@
 """Labour market: monthly job loss and job finding of migrants in towns and cities.
 
 A city's job-finding probability scales with its labour-market tightness (jobs for migrants per
-migrant worker), computed from the previous month's tallies by :mod:`sim.cities`.
+migrant worker), computed from the previous month's tallies by :mod:`sim.cities` (which also applies
+public employment services, 二.(二).3, and metropolitan commuting, 四.(二).1). Skills training
+(二.(二).3 制造业技能根基工程; 三.(二).3 in the potential regions) gives a working-age migrant a monthly
+chance ``train_prob[city]`` to rise one skill level (to level 2 at most: a vocational certificate);
+each skill level above 1 raises job finding by ``skill_find``.
 """
 
 import numpy as np
@@ -11,6 +15,7 @@ from sim.kernels import CHUNK
 from sim.rng import uniform
 
 WORK_AGE_MIN, WORK_AGE_MAX = 16, 59
+MAX_TRAINED_SKILL = 2  # training reaches a vocational certificate, not college
 
 
 @njit(inline="always", cache=True)
@@ -20,10 +25,13 @@ def is_migrant(i, alive, urban, hukou_urban):
 
 
 @njit(parallel=True, cache=True)
-def labour_step(key, alive, age, urban, hukou_urban, city, employed, find_prob, separation_prob,
-                n, n_chunks, n_cities):
-    """Job loss/finding for working-age migrants; returns employed migrant workers per chunk x city."""
-    workers = np.zeros((n_chunks, n_cities), np.int64)
+def labour_step(key, alive, age, urban, hukou_urban, city, employed, skill, find_prob, separation_prob,
+                skill_find, train_prob, n, n_chunks, n_cities):
+    """Job loss/finding and skills training for working-age migrants.
+
+    Returns per chunk x (employed migrant workers, persons trained) x city.
+    """
+    tally = np.zeros((n_chunks, 2, n_cities), np.int64)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not is_migrant(i, alive, urban, hukou_urban):
@@ -31,12 +39,18 @@ def labour_step(key, alive, age, urban, hukou_urban, city, employed, find_prob, 
             if age[i] < WORK_AGE_MIN or age[i] > WORK_AGE_MAX:
                 employed[i] = 0
                 continue
+            k = city[i]
             u = uniform(key, i, 0)
             if employed[i]:
                 if u < separation_prob:
                     employed[i] = 0
-            elif u < find_prob[city[i]]:
-                employed[i] = 1
+            else:
+                p = find_prob[k] * (1.0 + skill_find * (skill[i] - 1.0))
+                if u < p:
+                    employed[i] = 1
+            if skill[i] < MAX_TRAINED_SKILL and uniform(key, i, 1) < train_prob[k]:
+                skill[i] += 1
+                tally[c, 1, k] += 1
             if employed[i]:
-                workers[c, city[i]] += 1
-    return workers
+                tally[c, 0, k] += 1
+    return tally

@@ -1,9 +1,22 @@
 """Migration and return: household heads leave the countryside, return, or move on.
 
 Destination choice is a multinomial logit. Utilities are computed once per month per agent *type*
-(origin prefecture x skill) by :mod:`sim.choice`, turned into one cumulative distribution per type,
-and each moving head samples its destination from its type's row with one uniform draw and a
-binary search. Members who live with the head follow it (:func:`sim.population.follow_heads`).
+(origin prefecture x skill x family with school-age children or not) by :mod:`sim.choice`, turned into
+one cumulative distribution per type, and each moving head samples its destination from its type's
+row with one uniform draw and a binary search. Members who live with the head follow it
+(:func:`sim.population.follow_heads`).
+
+The monthly return hazard of a migrant head is the behavioural base rate times the plan-dependent
+factors (docs/levers.md):
+
+* unemployment and age 50+ (behaviour);
+* skill: ``exp(-beta_wage * skill_wage_premium * (skill - 1))`` - a trained migrant earns more (二.(二).3);
+* residence-based services: ``1 - services_retention * access``, where ``access`` is the permit
+  holder's coverage-weighted share of the service items its months of residence unlock (二.(二).2);
+* affordable rental housing (二.(二).5) and renovation amenity of the city (五);
+* uninsured gig workers add an injury-and-return hazard (二.(二).6 职业伤害保障).
+
+A move to a new city keeps the social-insurance record with probability ``portability`` (二.(二).6).
 """
 
 import numpy as np
@@ -14,8 +27,14 @@ from sim.kernels.labour import WORK_AGE_MAX, WORK_AGE_MIN
 from sim.rng import uniform
 
 HOME, RENTED, AFFORDABLE, OWNED = 0, 1, 2, 3  # housing codes (sim.population.FIELDS)
-ARRIVALS, RETURNS, ONWARD, INTERPROVINCIAL = 0, 1, 2, 3
-N_FLOWS = 4
+ARRIVALS, RETURNS, ONWARD, INTERPROVINCIAL, METRO_INTERNAL, INJURY_RETURNS = 0, 1, 2, 3, 4, 5
+N_FLOWS = 6
+
+# Indices into the float parameter vector ``prm`` of :func:`migrate` (built by sim.model).
+(P_MIGRATE, P_RETURN, P_RETURN_UNEMPLOYED, P_RETURN_AGE50, P_ONWARD, P_ARRIVE_EMPLOYED, P_PORTABILITY,
+ P_COVERAGE, P_SERVICES_RETENTION, P_SKILL_RETURN, P_AFFORDABLE_RETURN, P_RENEWAL_RETENTION, P_GIG_SHARE,
+ P_GIG_COVER, P_GIG_INJURY) = range(15)
+N_PARAMS = 15
 
 
 @njit(inline="always", cache=True)
@@ -41,27 +60,44 @@ def sample_many(cdf, rows, key):
 
 
 @njit(inline="always", cache=True)
-def _arrive(i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
-            keep_insurance, u_job, arrive_employed_prob):
+def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm):
     city[i] = dest
     urban[i] = 1
     months_in_city[i] = 0
     permit[i] = 0
     housing[i] = RENTED
-    employed[i] = 1 if u_job < arrive_employed_prob else 0
-    if not keep_insurance:
+    employed[i] = 1 if uniform(key, i, 2) < prm[P_ARRIVE_EMPLOYED] else 0
+    if uniform(key, i, 3) >= prm[P_PORTABILITY]:
         insured_months[i] = 0
 
 
+@njit(inline="always", cache=True)
+def service_access(i, permit, months_in_city, service_months, service_weights, coverage):
+    """Coverage-weighted share of the residence-based service items open to agent ``i`` (0..1)."""
+    if permit[i] == 0:
+        return 0.0
+    a = 0.0
+    for k in range(len(service_months)):
+        if months_in_city[i] >= service_months[k]:
+            a += service_weights[k]
+    return coverage * a
+
+
+@njit(inline="always", cache=True)
+def is_gig_worker(static_key, i, household, role, employed, gig_share):
+    """Employed agent in gig work: a fixed per-person draw (household id, role), stable across months."""
+    return employed[i] == 1 and uniform(static_key, household[i], 16 + role[i]) < gig_share
+
+
 @njit(parallel=True, cache=True)
-def migrate(key, cdf, n_skill, alive, age, role, hukou_urban, origin_city, city, urban, skill, employed,
-            months_in_city, permit, housing, insured_months, province, migrate_hazard, return_hazard,
-            return_unemployed_factor, return_age50_factor, onward_hazard, arrive_employed_prob,
-            keep_insurance, n, n_chunks, n_cities):
+def migrate(key, static_key, cdf, n_skill, n_family, family, alive, age, role, hukou_urban, household, origin_city,
+            city, urban, skill, employed, months_in_city, permit, housing, insured_months, province, metro,
+            amenity, service_months, service_weights, prm, n, n_chunks, n_cities):
     """One month of moves by rural-hukou household heads; returns flows per chunk x flow x city.
 
     Heads at home (rural, or in a home area reclassified urban) may leave; heads renting in a town or
     city may return home or, when unemployed, move on; heads who bought an urban home stay.
+    ``family[household]`` is 1 for households with children of school age (the choice type).
     """
     tally = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
     for c in prange(n_chunks):
@@ -71,36 +107,53 @@ def migrate(key, cdf, n_skill, alive, age, role, hukou_urban, origin_city, city,
             if age[i] < WORK_AGE_MIN:
                 continue
             u = uniform(key, i, 0)
-            row = origin_city[i] * n_skill + skill[i]
+            row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
             if housing[i] == HOME:
-                if age[i] > WORK_AGE_MAX or u >= migrate_hazard:
+                if age[i] > WORK_AGE_MAX or u >= prm[P_MIGRATE]:
                     continue
                 dest = sample_row(cdf, row, uniform(key, i, 1))
-                _arrive(i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
-                        keep_insurance, uniform(key, i, 2), arrive_employed_prob)
+                prev = origin_city[i]
+                _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm)
                 tally[c, ARRIVALS, dest] += 1
                 if province[dest] != province[origin_city[i]]:
                     tally[c, INTERPROVINCIAL, dest] += 1
+                if metro[prev] >= 0 and metro[prev] == metro[dest]:
+                    tally[c, METRO_INTERNAL, dest] += 1
                 continue
             if housing[i] == OWNED:
                 continue
-            hazard = return_hazard
+            here = city[i]
+            hazard = prm[P_RETURN]
             if employed[i] == 0:
-                hazard *= return_unemployed_factor
+                hazard *= prm[P_RETURN_UNEMPLOYED]
             if age[i] >= 50:
-                hazard *= return_age50_factor
-            if u < hazard:
-                tally[c, RETURNS, city[i]] += 1
+                hazard *= prm[P_RETURN_AGE50]
+            hazard *= np.exp(-prm[P_SKILL_RETURN] * (skill[i] - 1.0))
+            access = service_access(i, permit, months_in_city, service_months, service_weights, prm[P_COVERAGE])
+            hazard *= 1.0 - prm[P_SERVICES_RETENTION] * access
+            if housing[i] == AFFORDABLE:
+                hazard *= prm[P_AFFORDABLE_RETURN]
+            hazard *= max(0.0, 1.0 - prm[P_RENEWAL_RETENTION] * amenity[here])
+            injury = 0.0
+            if is_gig_worker(static_key, i, household, role, employed, prm[P_GIG_SHARE]) and \
+                    uniform(static_key, household[i], 32 + role[i]) >= prm[P_GIG_COVER]:
+                injury = prm[P_GIG_INJURY]
+            if u < hazard + injury:
+                tally[c, RETURNS, here] += 1
+                if u >= hazard:
+                    tally[c, INJURY_RETURNS, here] += 1
                 city[i] = origin_city[i]
                 urban[i] = 0
                 employed[i] = 0
                 months_in_city[i] = 0
                 permit[i] = 0
                 housing[i] = HOME
-            elif employed[i] == 0 and u < hazard + onward_hazard:
+            elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
                 dest = sample_row(cdf, row, uniform(key, i, 1))
-                if dest != city[i]:
-                    _arrive(i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
-                            keep_insurance, uniform(key, i, 2), arrive_employed_prob)
+                if dest != here:
+                    _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
+                            prm)
                     tally[c, ONWARD, dest] += 1
+                    if metro[here] >= 0 and metro[here] == metro[dest]:
+                        tally[c, METRO_INTERNAL, dest] += 1
     return tally

@@ -1,11 +1,27 @@
 """Residence-based services: months of residence, residence permits, social insurance, schooling.
 
-Residence permits (居住证) are issued after a qualifying stay; employed migrants accrue employee
-social-insurance months with the probability that their job contributes; children aged 3-15 are
-at school where their hukou is, left behind, or accompanying their parents in a public or private
-school, the public share being the city's share of migrant children admitted to public schools.
+Residence permits (居住证) are issued after a qualifying stay: automatically where the permit is linked
+to the identity card (二.(二).2 推进居住证与身份证功能衔接), else with a monthly take-up probability.
+Employed migrants accrue employee social-insurance months with the probability that their job
+contributes (raised when hukou limits on enrolment are removed, 二.(二).6).
+
+Children aged 3-15 are at school where their hukou is, left behind, or accompanying their parents
+in a public or private school. Public places for migrant children are a per-city capacity (seats for
+compulsory ages 6-15 and for preschool 3-5, 二.(二).4): :func:`allocate_school_seats` runs serially
+in row order, so that children in public schools never exceed the seats and the result does not depend
+on the thread count. Each month it
+
+1. lets migrant families bring a left-behind child, with a probability that rises with the chance of a
+   public seat in their city (the family's bring-or-leave decision);
+2. keeps incumbents in their public seats while the seats last (seats can fall behind demand after
+   the January ageing, and then the last in row order move to private schools);
+3. admits applicants - children new in the city, and in September those in private schools - whose
+   parents meet the residence condition (years of residence with a permit, 二.(二).2) with the
+   admission share (lower for renters without equal rights, 二.(二).5), while seats last. A new child
+   without a seat is sent back to the origin (left behind) with ``leave_prob``, else goes private.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from sim.kernels import CHUNK
@@ -14,14 +30,23 @@ from sim.rng import uniform
 
 SCHOOL_NONE, SCHOOL_HOME, SCHOOL_LEFT_BEHIND, SCHOOL_PUBLIC, SCHOOL_PRIVATE = 0, 1, 2, 3, 4
 SCHOOL_AGE_MIN, SCHOOL_AGE_MAX = 3, 15
+COMPULSORY_AGE_MIN = 6
+COMPULSORY, PRESCHOOL = 0, 1  # seat levels (rows of the seats array)
 MAX_MONTHS = 65535
+ROLE_CHILD = 2
+RENTED = 1  # housing code (sim.kernels.migration)
+
+
+@njit(inline="always", cache=True)
+def _head_away(i, h, city, urban):
+    return h >= 0 and h != i and (city[h] != city[i] or urban[h] != urban[i])
 
 
 @njit(parallel=True, cache=True)
-def services_step(key, alive, age, household, head_of, hukou_urban, urban, city, employed,
+def services_step(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
                   months_in_city, permit, insured_months, school, permit_months, permit_prob,
-                  insurance_prob, public_school_share, n, n_chunks):
-    """Advance residence, permits, insurance and school status by one month."""
+                  insurance_prob, n, n_chunks):
+    """Advance residence, permits, insurance and the school status outside the seat allocation."""
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] == 0:
@@ -34,15 +59,115 @@ def services_step(key, alive, age, household, head_of, hukou_urban, urban, city,
                     permit[i] = 1
                 if employed[i] == 1 and insured_months[i] < MAX_MONTHS and uniform(key, i, 1) < insurance_prob:
                     insured_months[i] += 1
+            h = head_of[household[i]]
+            away = _head_away(i, h, city, urban)
+            if with_head[i] == 0 and role[i] == ROLE_CHILD and age[i] < 18 and h >= 0 and not away:
+                with_head[i] = 1  # the family is together again (e.g. the head came home)
             if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
                 school[i] = SCHOOL_NONE
-                continue
-            h = head_of[household[i]]
-            head_away = h >= 0 and h != i and (city[h] != city[i] or urban[h] != urban[i])
-            if head_away:
+            elif away:
                 school[i] = SCHOOL_LEFT_BEHIND
             elif not migrant:
                 school[i] = SCHOOL_HOME
             elif school[i] != SCHOOL_PUBLIC and school[i] != SCHOOL_PRIVATE:
-                # A child newly in the city gets a public place with the city's admission share.
-                school[i] = SCHOOL_PUBLIC if uniform(key, i, 2) < public_school_share[city[i]] else SCHOOL_PRIVATE
+                school[i] = SCHOOL_NONE  # accompanying, not yet placed: allocate_school_seats decides
+
+
+@njit(parallel=True, cache=True)
+def school_age_families(alive, age, role, household, n_households, n, n_chunks):
+    """1 for households with a child aged 3-15 (wherever it lives): the family dimension of choice types."""
+    flag = np.zeros(n_households, np.uint8)
+    for c in prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] == 1 and role[i] == ROLE_CHILD and SCHOOL_AGE_MIN <= age[i] <= SCHOOL_AGE_MAX:
+                flag[household[i]] = 1  # every writer writes 1: the result does not depend on the order
+    return flag
+
+
+@njit(inline="always", cache=True)
+def _level(age_i):
+    return COMPULSORY if age_i >= COMPULSORY_AGE_MIN else PRESCHOOL
+
+
+@njit(cache=True)
+def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban, urban, city, origin_city,
+                          with_head, months_in_city, permit, housing, school, seats, seat_chance, bring_prob,
+                          admission, renter_factor, school_months, leave_prob, reapply, require_permit, n,
+                          n_cities):
+    """Seat-constrained schooling of migrant children (serial, row order; see the module docstring).
+
+    ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
+    ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
+    The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
+    Returns ``(flows, used, demand)``: flows (2 x n_cities: children brought, children sent back),
+    public seats used and accompanying migrant children (2 x n_cities each).
+    """
+    flows = np.zeros((2, n_cities), np.int64)
+    used = np.zeros((2, n_cities), np.int64)
+    demand = np.zeros((2, n_cities), np.int64)
+    # 1. Families bring left-behind children of school age.
+    for i in range(n):
+        if alive[i] == 0 or role[i] != ROLE_CHILD or with_head[i] == 1 or hukou_urban[i] == 1:
+            continue
+        if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
+            continue
+        h = head_of[household[i]]
+        if h < 0 or urban[h] == 0 or housing[h] == 0 or not _head_away(i, h, city, urban):
+            continue
+        if uniform(key, i, 0) < bring_prob * seat_chance[city[h]]:
+            with_head[i] = 1
+            city[i] = city[h]
+            urban[i] = 1
+            months_in_city[i] = months_in_city[h]
+            permit[i] = permit[h]
+            housing[i] = housing[h]
+            school[i] = SCHOOL_NONE
+            flows[0, city[h]] += 1
+    # 2. Incumbents keep their seats while seats last.
+    for i in range(n):
+        if school[i] != SCHOOL_PUBLIC or alive[i] == 0 or not is_migrant(i, alive, urban, hukou_urban):
+            continue
+        if months_in_city[i] <= 1:
+            school[i] = SCHOOL_NONE  # moved this month: applies again in the new city
+            continue
+        lv, k = _level(age[i]), city[i]
+        if used[lv, k] + 1 <= seats[lv, k]:
+            used[lv, k] += 1
+        else:
+            school[i] = SCHOOL_PRIVATE
+    # 3. Applicants: new in the city, or (in September) in a private school.
+    for i in range(n):
+        if alive[i] == 0 or age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
+            continue
+        if not is_migrant(i, alive, urban, hukou_urban):
+            continue
+        s = school[i]
+        new = s == SCHOOL_NONE or (s == SCHOOL_PRIVATE and months_in_city[i] <= 1)
+        if not new and not (reapply and s == SCHOOL_PRIVATE):
+            continue
+        h = head_of[household[i]]
+        if h < 0:
+            h = i
+        lv, k = _level(age[i]), city[i]
+        p = admission * (renter_factor if housing[h] == RENTED else 1.0)
+        eligible = (permit[h] == 1 or not require_permit) and months_in_city[h] >= school_months
+        if eligible and used[lv, k] + 1 <= seats[lv, k] and uniform(key, i, 1) < p:
+            school[i] = SCHOOL_PUBLIC
+            used[lv, k] += 1
+        elif new and h != i and uniform(key, i, 2) < leave_prob:
+            flows[1, k] += 1
+            with_head[i] = 0
+            city[i] = origin_city[i]
+            urban[i] = 0
+            months_in_city[i] = 0
+            permit[i] = 0
+            housing[i] = 0
+            school[i] = SCHOOL_LEFT_BEHIND
+        else:
+            school[i] = SCHOOL_PRIVATE
+    # 4. Demand: accompanying migrant children by level.
+    for i in range(n):
+        if school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE:
+            if alive[i] == 1 and is_migrant(i, alive, urban, hukou_urban):
+                demand[_level(age[i]), city[i]] += 1
+    return flows, used, demand

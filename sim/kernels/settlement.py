@@ -2,8 +2,18 @@
 
 Tier 0 cities (open) and tier 1 cities (relaxed conditions) admit every eligible household that
 applies. Tier 2 cities (points) rank applicants once a year by points and admit households in
-points order while the annual quota (in persons) lasts, unless the quota is abolished. A settling
-head takes every member living with it along (whole-family settlement), marked per household.
+points order while the annual quota (in persons) lasts, unless the quota is abolished.
+
+Levers (二.(二).1, 二.(三).2; docs/levers.md):
+
+* without registration at the place of habitual residence (``habitual`` False) a head must also
+  hold a residence permit (proof of legal stable residence); points cities always require one;
+* a landholding head applies with ``takeup_land`` (deterred by the fear of losing land rights unless
+  they are protected), a landless head with ``takeup_noland``;
+* the household is marked in ``settled_household`` (1 open/relaxed, 2 points) and
+  :func:`settle_members` moves the family: with whole-family settling every co-resident member settles
+  and a left-behind spouse and children join the head and settle; otherwise each co-resident member
+  settles with ``member_share``.
 """
 
 import numpy as np
@@ -22,9 +32,9 @@ def _is_candidate(i, alive, role, hukou_urban, urban):
 
 @njit(parallel=True, cache=True)
 def settle_open_relaxed(key, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
-                        insured_months, tier, takeup_prob, open_months, relaxed_months, relaxed_insured,
-                        settled_household, n, n_chunks):
-    """Heads in tier 0/1 cities who meet the conditions settle with probability ``takeup_prob``."""
+                        insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
+                        relaxed_months, relaxed_insured, settled_household, n, n_chunks):
+    """Heads in tier 0/1 cities who meet the conditions settle with their take-up probability."""
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not _is_candidate(i, alive, role, hukou_urban, urban):
@@ -36,7 +46,10 @@ def settle_open_relaxed(key, alive, role, hukou_urban, hukou_city, urban, city, 
                 ok = months_in_city[i] >= relaxed_months and insured_months[i] >= relaxed_insured
             else:
                 continue
-            if ok and uniform(key, i, 0) < takeup_prob:
+            if not habitual and permit[i] == 0:
+                ok = False
+            takeup = takeup_land if land[i] != 0 else takeup_noland
+            if ok and uniform(key, i, 0) < takeup:
                 hukou_urban[i] = 1
                 hukou_city[i] = city[i]
                 settled_household[household[i]] = 1
@@ -44,14 +57,15 @@ def settle_open_relaxed(key, alive, role, hukou_urban, hukou_city, urban, city, 
 
 @njit(parallel=True, cache=True)
 def points_applicants(key, alive, role, hukou_urban, urban, city, months_in_city, insured_months, skill,
-                      tier, apply_prob, min_insured, n, n_chunks):
-    """Heads in points cities who apply this year; returns (rows, points) of applicants in row order."""
+                      permit, land, tier, apply_land, apply_noland, min_insured, n, n_chunks):
+    """Permit-holding heads in points cities who apply this year; returns (rows, points) in row order."""
     flags = np.zeros(n, np.uint8)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not _is_candidate(i, alive, role, hukou_urban, urban) or tier[city[i]] != TIER_POINTS:
                 continue
-            if insured_months[i] >= min_insured and uniform(key, i, 0) < apply_prob:
+            apply_prob = apply_land if land[i] != 0 else apply_noland
+            if permit[i] == 1 and insured_months[i] >= min_insured and uniform(key, i, 0) < apply_prob:
                 flags[i] = 1
     rows = np.flatnonzero(flags)
     points = np.empty(len(rows), np.float64)
@@ -81,13 +95,21 @@ def admit_by_points(rows, order, city, household, family_size, quota_left, unlim
         admitted[c] += size
         hukou_urban[i] = 1
         hukou_city[i] = c
-        settled_household[household[i]] = 1
+        settled_household[household[i]] = 2
     return admitted
 
 
+@njit(inline="always", cache=True)
+def _joins_head(i, h, role, with_head, city, urban, age):
+    """A left-behind spouse or child (under 18) who joins a head settling as a whole family."""
+    return with_head[i] == 0 and (role[i] == 1 or (role[i] == 2 and age[i] < 18)) and \
+        (city[i] != city[h] or urban[i] != urban[h])
+
+
 @njit(cache=True)
-def family_sizes(alive, with_head, household, city, head_of, n, n_households):
-    """Members living with their head (head included) per household: the persons a settlement moves."""
+def family_sizes(alive, with_head, household, city, urban, role, age, head_of, whole_family, n, n_households):
+    """Persons a settlement of each household moves: the head, co-resident members and, with
+    whole-family settling, the left-behind spouse and children who join."""
     size = np.zeros(n_households, np.int64)
     for i in range(n):
         if alive[i] == 0:
@@ -95,25 +117,48 @@ def family_sizes(alive, with_head, household, city, head_of, n, n_households):
         h = head_of[household[i]]
         if h == i or (with_head[i] == 1 and city[i] == city[h]):
             size[household[i]] += 1
+        elif whole_family and h >= 0 and _joins_head(i, h, role, with_head, city, urban, age):
+            size[household[i]] += 1
     return size
 
 
 @njit(parallel=True, cache=True)
-def settle_members(alive, role, with_head, household, head_of, hukou_urban, hukou_city, city,
-                   settled_household, n, n_chunks, n_cities):
-    """Members living with a head who settled this month settle too; returns settlers per chunk x city."""
-    tally = np.zeros((n_chunks, n_cities), np.int64)
+def settle_members(key, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city, urban,
+                   months_in_city, permit, housing, settled_household, whole_family, member_share, n, n_chunks,
+                   n_cities):
+    """Members of households whose head settled this month follow the settlement rule.
+
+    Returns per chunk x (all settlers, points settlers, joiners) x city; every settler counts in the
+    head's city.
+    """
+    tally = np.zeros((n_chunks, 3, n_cities), np.int64)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0 or settled_household[household[i]] == 0:
+            route = settled_household[household[i]]
+            if alive[i] == 0 or route == 0:
                 continue
             h = head_of[household[i]]
+            k = city[h]
+            settles = False
             if h == i:
-                tally[c, city[i]] += 1
-            elif with_head[i] == 1 and city[i] == city[h] and hukou_urban[i] == 0:
+                settles = True
+            elif with_head[i] == 1 and city[i] == k and hukou_urban[i] == 0:
+                settles = whole_family or uniform(key, i, 0) < member_share
+            elif whole_family and hukou_urban[i] == 0 and _joins_head(i, h, role, with_head, city, urban, age):
+                with_head[i] = 1
+                city[i] = k
+                urban[i] = urban[h]
+                months_in_city[i] = months_in_city[h]
+                permit[i] = permit[h]
+                housing[i] = housing[h]
+                tally[c, 2, k] += 1
+                settles = True
+            if settles:
                 hukou_urban[i] = 1
-                hukou_city[i] = city[i]
-                tally[c, city[i]] += 1
+                hukou_city[i] = k
+                tally[c, 0, k] += 1
+                if route == 2:
+                    tally[c, 1, k] += 1
     return tally
 
 
@@ -122,7 +167,8 @@ def reclassify(key, alive, urban, hukou_urban, hukou_city, city, household, rate
                n_cities):
     """In-situ urbanization: a household's rural area becomes urban (one draw per household).
 
-    Returns (newly urban residents, hukou conversions) per chunk x city.
+    ``rate[city]`` is the monthly reclassification probability (higher in the potential regions'
+    county towns under 三.(二).4). Returns (newly urban residents, hukou conversions) per chunk x city.
     """
     tally = np.zeros((n_chunks, 2, n_cities), np.int64)
     for c in prange(n_chunks):
@@ -130,7 +176,7 @@ def reclassify(key, alive, urban, hukou_urban, hukou_city, city, household, rate
             if alive[i] == 0 or urban[i] == 1:
                 continue
             h = household[i]
-            if uniform(key, h, 0) < rate:
+            if uniform(key, h, 0) < rate[city[i]]:
                 urban[i] = 1
                 tally[c, 0, city[i]] += 1
                 if hukou_urban[i] == 0 and uniform(key, h, 1) < hukou_share:

@@ -24,15 +24,21 @@ STOCKS = (
     "children_public_school",
     "children_private_school",
     "children_left_behind",
+    "working_age_migrants",
+    "skilled_migrant_workers",
+    "migrants_affordable_housing",
 )
 (RESIDENTS, URBAN, URBAN_HUKOU, MIGRANTS, CROSS_CITY, INTERPROV, WORKERS, INSURED, PERMITS,
- CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND) = range(len(STOCKS))
+ CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND, WORKING_AGE, SKILLED, AFFORDABLE_HOUSED) = range(len(STOCKS))
+SKILLED_MIN_LEVEL = 2  # vocational certificate or more
+WORKING_AGE_MIN, WORKING_AGE_MAX = 16, 59
+AFFORDABLE_CODE = 2  # housing code of affordable rental (sim.population.FIELDS)
 INSURED_MIN_MONTHS = 12
 
 
 @njit(parallel=True, cache=True)
 def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
-                 province, n, n_chunks, n_cities):
+                 province, n, n_chunks, n_cities, age, skill, housing):
     """Stocks per city (summed over chunks): array (n_stocks, n_cities) of int64."""
     tally = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
     for c in prange(n_chunks):
@@ -53,10 +59,16 @@ def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_
                 t[CROSS_CITY, k] += 1
                 if province[k] != province[hukou_city[i]]:
                     t[INTERPROV, k] += 1
+            if WORKING_AGE_MIN <= age[i] <= WORKING_AGE_MAX:
+                t[WORKING_AGE, k] += 1
+            if housing[i] == AFFORDABLE_CODE:
+                t[AFFORDABLE_HOUSED, k] += 1
             if employed[i]:
                 t[WORKERS, k] += 1
                 if insured_months[i] >= INSURED_MIN_MONTHS:
                     t[INSURED, k] += 1
+                if skill[i] >= SKILLED_MIN_LEVEL:
+                    t[SKILLED, k] += 1
             t[PERMITS, k] += permit[i]
             if school[i] == SCHOOL_PUBLIC:
                 t[CHILD_PUBLIC, k] += 1
