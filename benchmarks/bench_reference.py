@@ -1,0 +1,131 @@
+"""Speed-up of the numba engine over the pure-Mesa reference model of the same rules.
+
+Run from the repository root::
+
+    python -m benchmarks.bench_reference                     # both at 1:100,000; engine at 1:1000 and 1:100
+    python -m benchmarks.bench_reference --full-scales 1000  # quicker: engine full scale 1:1000 only
+    python -m benchmarks.bench_reference --reference-scales 1000  # also the reference on 1.4M agents
+
+1. The engine is warmed up (JIT), then a ``CitizenizationModel(plan-2024, scale=S, seed=0)`` is built
+   and the reference (:class:`benchmarks.reference_model.ReferenceModel`) is built from its initial
+   population; both run ``--months`` months (default 13, January to January) on the same population.
+   For each, agent-steps per second = agents alive at the start of a month / the month's wall time:
+   ``best`` is the best month, ``overall`` all agent-steps / all step time. Initialisation is timed
+   separately (for the reference: turning the engine's columns into ``mesa.Agent`` objects).
+2. The engine at its full scales (``--full-scales``, default 1:1000 and 1:100) is measured by
+   :mod:`benchmarks.bench_engine` in a fresh process (2 threads).
+3. Speed-up = engine agent-steps/s / reference agent-steps/s (overall, best month, and per CPU-second
+   of the process with all threads counted: work per core, less disturbed by other jobs on the
+   machine), at the same scale and with the engine at its full scale against the reference at the
+   small scale (the reference's rate per agent hardly depends on the population size;
+   ``--reference-scales 1000`` measures it on the 1:1000 population, about 1.4M Python agents, for
+   fewer months).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.bench_engine import SCENARIO, run_child, warm_up
+
+TARGET_SPEEDUP = 300
+
+
+def time_steps(model, months: int, agents_of) -> dict:
+    times, cpu_times, counts = [], [], []
+    for _ in range(months):
+        counts.append(agents_of(model))
+        c, t = time.process_time(), time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - t)
+        cpu_times.append(time.process_time() - c)
+    rates = [a / t for a, t in zip(counts, times, strict=True)]
+    return {"agents": counts[0], "months": months, "step_s": times, "step_cpu_s": cpu_times,
+            "best_agent_steps_per_s": max(rates), "overall_agent_steps_per_s": sum(counts) / sum(times),
+            "overall_agent_steps_per_cpu_s": sum(counts) / sum(cpu_times)}
+
+
+def measure_pair(scale: int, months: int, seed: int = 0, engine_too: bool = True) -> tuple[dict, dict | None]:
+    """Reference and engine on the same initial population at ``scale``."""
+    from benchmarks.reference_model import ReferenceModel
+    from sim.model import CitizenizationModel
+
+    t0 = time.perf_counter()
+    engine = CitizenizationModel(SCENARIO, scale=scale, months=months, seed=seed)
+    t1 = time.perf_counter()
+    reference = ReferenceModel(engine)
+    t2 = time.perf_counter()
+    ref = time_steps(reference, months, lambda m: len(m.people))
+    ref.update(model="reference (pure Mesa)", scale=scale, init_s=t2 - t1)
+    eng = None
+    if engine_too:
+        eng = time_steps(engine, months, lambda m: m.people.n_alive)
+        eng.update(model="engine (numba)", scale=scale, init_s=t1 - t0)
+    return ref, eng
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=int, default=100_000, help="small scale for the side-by-side run")
+    ap.add_argument("--months", type=int, default=13)
+    ap.add_argument("--full-scales", type=int, nargs="*", default=[1000, 100], help="engine full scales")
+    ap.add_argument("--reference-scales", type=int, nargs="*", default=[],
+                    help="extra scales for the reference alone (e.g. 1000: ~1.4M Python agents)")
+    ap.add_argument("--reference-months", type=int, default=2, help="months for --reference-scales runs")
+    ap.add_argument("--threads", type=int, default=2, help="numba threads of the engine")
+    ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+
+    import numba
+
+    numba.set_num_threads(args.threads)
+    print("warm-up (JIT) ...", file=sys.stderr, flush=True)
+    warm_up()
+    rows = []
+    print(f"reference and engine at 1:{args.scale}, {args.months} months ...", file=sys.stderr, flush=True)
+    ref, eng = measure_pair(args.scale, args.months)
+    rows += [ref, eng]
+    small_ref = ref
+    for scale in args.reference_scales:
+        if scale == args.scale:
+            continue
+        print(f"reference at 1:{scale}, {args.reference_months} months ...", file=sys.stderr, flush=True)
+        r, _ = measure_pair(scale, args.reference_months, engine_too=False)
+        rows.append(r)
+    for scale in args.full_scales:
+        print(f"engine at 1:{scale} (fresh process) ...", file=sys.stderr, flush=True)
+        r = run_child(scale, args.threads, args.months)
+        r.update(model="engine (numba)", months=r["steps"])
+        rows.append(r)
+
+    print(f"citizensim engine vs pure-Mesa reference, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU(s), "
+          f"engine on {args.threads} thread(s), reference on 1\n")
+    print("| model | scale | agents | months | init s | agent-steps/s best month | overall | overall per CPU-s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | 1:{r['scale']} | {r['agents']:,} | {r['months']} | {r['init_s']:.2f} "
+              f"| {r['best_agent_steps_per_s']:,.0f} | {r['overall_agent_steps_per_s']:,.0f} "
+              f"| {r['overall_agent_steps_per_cpu_s']:,.0f} |")
+    print()
+    refs = {r["scale"]: r for r in rows if r["model"].startswith("reference")}
+    for r in rows:
+        if not r["model"].startswith("engine"):
+            continue
+        base = refs.get(r["scale"], small_ref)
+        overall = r["overall_agent_steps_per_s"] / base["overall_agent_steps_per_s"]
+        best = r["best_agent_steps_per_s"] / base["best_agent_steps_per_s"]
+        cpu = r["overall_agent_steps_per_cpu_s"] / base["overall_agent_steps_per_cpu_s"]
+        met = "met" if overall >= TARGET_SPEEDUP else "NOT met"
+        print(f"speed-up, engine at 1:{r['scale']} vs reference at 1:{base['scale']}: {overall:,.0f}x overall, "
+              f"{best:,.0f}x best month, {cpu:,.0f}x per CPU-second (target >= {TARGET_SPEEDUP}x overall: {met})")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
