@@ -141,10 +141,11 @@ def _rebuild_heads(household, role, alive, n, n_households):
 def follow_heads(head_of, household, with_head, alive, city, urban, months_in_city, permit, n):
     """Members living with their head share its location and residence record."""
     for i in prange(n):
-        h = max(head_of[household[i]], 0)
+        head = head_of[household[i]]
+        h = max(head, 0)
         # One rarely-true branch: members almost always are where their head is already.
-        if alive[i] & with_head[i] & ((city[i] != city[h]) | (urban[i] != urban[h])):
+        if (head >= 0) & alive[i] & with_head[i] & ((city[i] != city[h]) | (urban[i] != urban[h])):
             city[i] = city[h]
-        urban[i] = urban[h]
-        months_in_city[i] = months_in_city[h]
-        permit[i] = permit[h]
+            urban[i] = urban[h]
+            months_in_city[i] = months_in_city[h]
+            permit[i] = permit[h]
