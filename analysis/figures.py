@@ -229,10 +229,12 @@ def _is_share(metric: str) -> bool:
 
 
 def insurance_housing(series: pd.DataFrame, name: str):
-    """Insurance and permit coverage of migrants (left) and housing metrics when the run has them."""
+    """Insurance and permit coverage of migrants; housing shares and housing stocks when the run has them."""
     housing = housing_metrics(series)
-    ncols = 2 if housing else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols + (0 if housing else 2), 4.2), dpi=110, squeeze=False)
+    shares = [m for m in housing if _is_share(m)]
+    stocks = [m for m in housing if not _is_share(m)]
+    ncols = 1 + bool(shares) + bool(stocks)
+    fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols + (2 if ncols == 1 else 0), 4.2), dpi=110, squeeze=False)
     ax = axes[0][0]
     for i, (metric, label) in enumerate(INSURANCE_METRICS.items()):
         if has_metric(series, metric):
@@ -242,19 +244,19 @@ def insurance_housing(series: pd.DataFrame, name: str):
     ax.set_title("Social insurance and residence permits", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    if housing:
-        ax = axes[0][1]
-        shares = [m for m in housing if _is_share(m)]
-        shown = shares or housing
-        for i, metric in enumerate(shown):
+    panels = [(shares, "Housing coverage", "share (%)", PercentFormatter(1.0)),
+              (stocks, "Housing stocks and allocations", "persons or units (millions)", MILLIONS_1)]
+    k = 1
+    for metrics, title, ylabel, formatter in panels:
+        if not metrics:
+            continue
+        ax = axes[0][k]
+        k += 1
+        for i, metric in enumerate(metrics):
             plots.draw_metric(ax, series, metric, metric.replace("_", " "), COLORS[(i + 2) % len(COLORS)])
-        if shares:
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_ylabel("share (%)")
-        else:
-            ax.yaxis.set_major_formatter(MILLIONS_1)
-            ax.set_ylabel("persons or units (millions)")
-        ax.set_title("Housing", fontsize=10)
+        ax.yaxis.set_major_formatter(formatter)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle(f"Insurance and housing coverage of migrants: scenario '{name}'", fontsize=11)

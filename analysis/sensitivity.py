@@ -9,6 +9,7 @@ with common random numbers that removes most of the simulation noise from the in
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -60,8 +61,6 @@ def point_outcomes(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES) -> tuple[pd.DataF
 
 def analyse(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES, seed: int = 0) -> pd.DataFrame:
     """A tidy table: outcome, year, factor, measure (S1, ST, mu_star, delta, ...), value, conf."""
-    from SALib.analyze import delta, morris, sobol
-
     sweep_dir = Path(sweep_dir)
     state = _state(sweep_dir)
     problem = state["problem"]
@@ -74,28 +73,51 @@ def analyse(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES, seed: int = 0) -> pd.Dat
     if method in ("sobol", "morris") and len(have) < n_points:
         raise SensitivityError(f"{sweep_dir}: {n_points - len(have)} of {n_points} design points have no "
                                f"finished run; a {method} analysis needs them all (rerun the sweep with --resume)")
-    x = sample.set_index("point").loc[have, problem["names"]].to_numpy(np.float64)
+    x = np.ascontiguousarray(sample.set_index("point").loc[have, problem["names"]].to_numpy(np.float64))
     rows = []
-    for outcome in outcomes:
-        values = y[outcome].to_numpy(np.float64)
-        if not np.isfinite(values).all():
-            raise SensitivityError(f"{sweep_dir}: outcome {outcome} has missing values")
-        if np.ptp(values) == 0:
-            res = {m: np.zeros(problem["num_vars"]) for m in ("S1", "ST", "S1_conf", "ST_conf", "mu_star",
-                                                                  "mu_star_conf", "sigma", "delta", "delta_conf")}
-        elif method == "sobol":
-            res = sobol.analyze(problem, values, calc_second_order=design["second_order"], seed=seed)
-        elif method == "morris":
-            res = morris.analyze(problem, x, values, num_levels=design["levels"], seed=seed)
-        else:
-            res = delta.analyze(problem, x, values, seed=seed)
-        main, main_conf, second, second_conf = MEASURES[method]
-        for i, factor in enumerate(problem["names"]):
-            for measure, conf in ((main, main_conf), (second, second_conf)):
-                rows.append({"outcome": outcome, "year": year, "method": method, "factor": factor,
-                             "measure": measure, "value": float(np.asarray(res[measure])[i]),
-                             "conf": float(np.asarray(res[conf])[i]) if conf else np.nan})
+    with _single_threaded_blas():
+        for outcome in outcomes:
+            rows += _indices(problem, design, method, x, y[outcome], year, outcome, seed)
     return pd.DataFrame(rows)
+
+
+def _single_threaded_blas():
+    """SALib's delta estimator makes thousands of tiny BLAS calls; threaded BLAS only adds wake-up latency
+    (badly so on a loaded machine). Limit it to one thread when threadpoolctl is installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _indices(problem: dict, design: dict, method: str, x: np.ndarray, y: pd.Series, year: int, outcome: str,
+             seed: int) -> list[dict]:
+    """The rows of one outcome's indices, with the estimator that matches the design."""
+    from SALib.analyze import delta, morris, sobol
+
+    values = y.to_numpy(np.float64)
+    if not np.isfinite(values).all():
+        raise SensitivityError(f"outcome {outcome} has missing values at points {list(y.index[~np.isfinite(values)])}")
+    if np.ptp(values) == 0:  # a constant outcome: no variance to apportion
+        res = {m: np.zeros(problem["num_vars"]) for m in ("S1", "ST", "S1_conf", "ST_conf", "mu_star",
+                                                          "mu_star_conf", "sigma", "delta", "delta_conf")}
+    elif method == "sobol":
+        res = sobol.analyze(problem, values, calc_second_order=design["second_order"], seed=seed)
+    elif method == "morris":
+        res = morris.analyze(problem, x, values, num_levels=design["levels"], seed=seed)
+    else:
+        res = dict(delta.analyze(problem, x, values, seed=seed))
+        if "delta" not in res:  # SALib >= 1.6 names the plain estimator delta_raw
+            res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]
+    main, main_conf, second, second_conf = MEASURES[method]
+    rows = []
+    for i, factor in enumerate(problem["names"]):
+        for measure, conf in ((main, main_conf), (second, second_conf)):
+            rows.append({"outcome": outcome, "year": year, "method": method, "factor": factor,
+                         "measure": measure, "value": float(np.asarray(res[measure])[i]),
+                         "conf": float(np.asarray(res[conf])[i]) if conf else np.nan})
+    return rows
 
 
 def plot(table: pd.DataFrame, title: str | None = None):

@@ -33,11 +33,12 @@ def invoke(*args: str):
     return result
 
 
-def synthetic_sobol_sweep(folder: Path) -> Path:
-    """A Sobol sweep folder whose runs were not simulated: hukou_rate depends on settle_takeup only,
-    resident_rate on rural_rights_value only."""
+def synthetic_sobol_sweep(folder: Path, design: dict | None = None) -> Path:
+    """A sweep folder (Sobol by default) whose runs were not simulated: hukou_rate depends on
+    settle_takeup only, resident_rate on rural_rights_value only."""
+    folder.mkdir(parents=True, exist_ok=True)
     spec = {"name": "synthetic", "base": str(ROOT / "scenarios" / "plan-2024.yaml"), "months": 60,
-            "design": {"method": "sobol", "samples": 64, "seed": 7},
+            "design": design or {"method": "sobol", "samples": 64, "seed": 7},
             "factors": {"behaviour.settle_takeup": {"low": 0.0, "high": 0.02},
                         "behaviour.rural_rights_value": {"low": 0.2, "high": 0.6}},
             "replications": {"seeds": [0]}}
@@ -94,6 +95,18 @@ def test_sobol_indices_recover_a_known_model(inputs):
     result = invoke("sensitivity", str(inputs["sweep"]))
     assert "behaviour.settle_takeup" in result.stdout and "ST" in result.stdout
     assert (inputs["sweep"] / "sensitivity.csv").is_file() and (inputs["sweep"] / "sensitivity.png").is_file()
+
+
+def test_morris_and_latin_hypercube_designs_rank_the_factors(tmp_path):
+    morris = sa.analyse(synthetic_sobol_sweep(tmp_path / "morris", {"method": "morris", "samples": 12, "levels": 4}))
+    mu = morris[morris["measure"] == "mu_star"].set_index(["outcome", "factor"])["value"]
+    assert mu["hukou_rate", "behaviour.settle_takeup"] == pytest.approx(5.0 * 0.02, rel=1e-6)  # per unit range
+    assert mu["hukou_rate", "behaviour.rural_rights_value"] == pytest.approx(0.0, abs=1e-12)
+    lhs = sa.analyse(synthetic_sobol_sweep(tmp_path / "lhs", {"method": "lhs", "samples": 100}))
+    s1 = lhs[lhs["measure"] == "S1"].set_index(["outcome", "factor"])["value"]
+    assert s1["hukou_rate", "behaviour.settle_takeup"] > 0.8 > 0.2 > s1["hukou_rate", "behaviour.rural_rights_value"]
+    assert set(lhs["measure"]) == {"delta", "S1"}
+    assert (tmp_path / "lhs" / "out").is_dir()
 
 
 def test_sensitivity_of_an_incomplete_sobol_sweep_is_a_one_line_error(inputs, tmp_path):

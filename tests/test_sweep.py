@@ -137,7 +137,7 @@ def client():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, env=worker_env(1),
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -245,7 +245,7 @@ def test_failing_runs_are_retried_then_reported(tmp_path):
 
     sw = load_sweep(write_sweep(tmp_path / "tiny.yaml", replications={"seeds": [0]}, retries=2))
     (tmp_path / "marks").mkdir()
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         outcomes = []
         summary = sweeps.run_sweep(sw, tmp_path / "out", client=client, runner=FlakyRunner(tmp_path / "marks"),
