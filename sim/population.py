@@ -94,19 +94,25 @@ class People:
     def compact(self) -> None:
         """Drop dead rows and restore contiguous households (head first), keeping capacity.
 
-        The order is a stable sort by (household, role), so it does not depend on thread count.
+        A stable counting sort by household id: rows are already grouped except newborns appended
+        since the last compaction, which join the end of their household's block. O(n), and the
+        order does not depend on the thread count.
         """
         self.rebuild_heads()  # promote heads where they died, so each block starts with its head
         n = self.n
-        alive = self.columns["alive"][:n].astype(bool)
-        idx = np.flatnonzero(alive)
-        order = idx[np.lexsort((self.columns["role"][idx], self.columns["household"][idx]))]
-        m = len(order)
-        for arr in self.columns.values():
-            arr[:m] = arr[order]
+        cols = self.columns
+        source = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
+        m = len(source)
+        for arr in cols.values():
+            arr[:m] = arr[source]
             arr[m:n] = 0
         self.n = m
         self.rebuild_heads()
+
+    def promote_heads(self) -> None:
+        """Give households whose head died a new head (the next living member of the block)."""
+        _promote_heads(self.head_of, self.columns["household"], self.columns["role"], self.columns["alive"],
+                       self.n)
 
     def rebuild_heads(self) -> None:
         """Recompute ``head_of`` and promote a new head in households whose head died."""
@@ -135,6 +141,44 @@ def _rebuild_heads(household, role, alive, n, n_households):
         if j >= 0 and role[j] != 0:
             role[j] = 0
     return head_of
+
+
+@njit(cache=True)
+def _compaction_order(household, alive, head_of, n, n_households):
+    """Source row of each output row: living rows grouped by household id, head first, stable."""
+    size = np.zeros(n_households + 1, np.int64)
+    for i in range(n):
+        if alive[i]:
+            size[household[i] + 1] += 1
+    start = np.cumsum(size)  # start[h] = first output row of household h
+    source = np.empty(start[-1], np.int64)
+    for h in range(n_households):
+        if head_of[h] >= 0:
+            source[start[h]] = head_of[h]
+            start[h] += 1
+    for i in range(n):
+        h = household[i]
+        if alive[i] and head_of[h] != i:
+            source[start[h]] = i
+            start[h] += 1
+    return source
+
+
+@njit(parallel=True, cache=True)
+def _promote_heads(head_of, household, role, alive, n):
+    """Where a head died, the next living row of its household block becomes head (else -1)."""
+    for h in prange(len(head_of)):
+        j = head_of[h]
+        if j < 0 or alive[j]:
+            continue
+        head_of[h] = -1
+        k = j + 1
+        while k < n and household[k] == h:
+            if alive[k]:
+                head_of[h] = k
+                role[k] = 0
+                break
+            k += 1
 
 
 @njit(parallel=True, cache=True)
