@@ -67,10 +67,7 @@ def load_cluster_file(path: Path) -> ClusterFile:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(map(str, first["loc"]))
-        extra = ""
-        if first["type"] == "literal_error":
-            extra = f" (allowed: {first['ctx']['expected']})"
-        raise ClusterError(f"{path}: key '{key}': {first['msg']}{extra}") from None
+        raise ClusterError(f"{path}: key '{key}': {first['msg']}") from None
     if (spec.jobs is None) == (spec.adapt is None):
         raise ClusterError(f"{path}: give either 'jobs' (a fixed number) or 'adapt' (minimum_jobs/maximum_jobs)")
     return spec

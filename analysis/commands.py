@@ -111,6 +111,9 @@ def sensitivity(
     for row in w.itertuples(index=False):
         shown.add_row(*[v if isinstance(v, str) else f"{v:.3f}" for v in row])
     console.print(shown)
+    if sa.wide_intervals(table):
+        err_console.print("warning: the confidence intervals are wide; the ranking is not reliable - increase "
+                          "design.samples (and seeds) in the sweep file", highlight=False, soft_wrap=True)
     err_console.print(f"-> {csv}, {png}", highlight=False, soft_wrap=True)
 
 

@@ -59,8 +59,12 @@ def point_outcomes(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES) -> tuple[pd.DataF
     return table[list(outcomes)], year
 
 
-def analyse(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES, seed: int = 0) -> pd.DataFrame:
-    """A tidy table: outcome, year, factor, measure (S1, ST, mu_star, delta, ...), value, conf."""
+def analyse(sweep_dir: Path, outcomes=DEFAULT_OUTCOMES, seed: int = 2024) -> pd.DataFrame:
+    """A tidy table: outcome, year, factor, measure (S1, ST, mu_star, delta, ...), value, conf.
+
+    ``seed`` seeds the bootstrap of the confidence intervals (SALib ignores a seed of 0)."""
+    if not seed:
+        raise ValueError("seed must be a positive integer (SALib treats 0 as no seed)")
     sweep_dir = Path(sweep_dir)
     state = _state(sweep_dir)
     problem = state["problem"]
@@ -143,6 +147,10 @@ def plot(table: pd.DataFrame, title: str | None = None):
         ax.barh(ypos - 0.18, s["value"], height=0.36, xerr=s["conf"].fillna(0), color="tab:orange",
                 label=_measure_label(second), capsize=2)
         year = int(t["year"].iloc[0])
+        values = pd.concat([m["value"], s["value"]]).to_numpy(np.float64)
+        lo, hi = float(np.nanmin(values, initial=0.0)), float(np.nanmax(values, initial=0.0))
+        pad = 0.08 * max(hi - lo, 1e-9)
+        ax.set_xlim(min(lo, 0.0) - pad, max(hi, 1.0 if method != "morris" else hi) + pad)  # wide CIs are clipped
         ax.set_title(f"{year} {OUTCOME_LABELS.get(outcome, outcome)}", fontsize=9)
         ax.set_xlabel(_axis_label(method))
         ax.axvline(0, color="black", lw=0.6)
@@ -152,9 +160,19 @@ def plot(table: pd.DataFrame, title: str | None = None):
     axes[0][-1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title or f"Sensitivity of the final-year urbanization rates ({_method_label(method)})", fontsize=10)
     fig.text(0.01, 0.01, "Source: citizensim sweep; indices by SALib. Outcomes averaged over seeds per design "
-             "point; bars show 95% confidence intervals.", fontsize=6, color="grey")
+             "point; whiskers: 95% bootstrap confidence intervals (clipped to the axes)"
+             + (" - wide: use more design samples" if wide_intervals(table) else "") + ".", fontsize=6,
+             color="grey")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
+
+
+def wide_intervals(table: pd.DataFrame, limit: float = 0.25) -> bool:
+    """Whether the main indices' 95% intervals are too wide to rank factors (too few design points)."""
+    main = table[table["measure"] == MEASURES[table["method"].iloc[0]][0]]
+    if main["method"].iloc[0] == "morris" or main["conf"].isna().all():
+        return False
+    return bool(np.nanmedian(main["conf"]) > limit)
 
 
 def _measure_label(measure: str) -> str:

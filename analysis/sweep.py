@@ -150,8 +150,9 @@ def read_state(out: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def prepare(sweep: Sweep, out: Path, resume: bool) -> pd.DataFrame:
-    """Write (or, with ``resume``, check) the sweep's description and design; return the design."""
+def prepare(sweep: Sweep, out: Path, resume: bool, write: bool = True) -> pd.DataFrame:
+    """Write (or, with ``resume``, check) the sweep's description and design; return the design.
+    With ``write=False`` only check that ``out`` can take this sweep (nothing is written)."""
     out = Path(out)
     design, raw = build_design(sweep)
     fingerprint = sweep.fingerprint(design)
@@ -164,6 +165,8 @@ def prepare(sweep: Sweep, out: Path, resume: bool) -> pd.DataFrame:
                               "sweep was started (fingerprints differ); use a new --out")
     if state is None and out.exists() and any(out.iterdir()) and not resume:
         raise SweepStateError(f"{out} exists and is not empty; choose another --out")
+    if not write:
+        return design
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs").mkdir(exist_ok=True)
     if state is None:
@@ -259,22 +262,28 @@ def run_sweep(sweep: Sweep, out: Path, *, resume: bool = False, client: Any = No
 
     started = time.perf_counter()
     out = Path(out)
-    design = prepare(sweep, out, resume)
-    clean_partial(out)
+    design = prepare(sweep, out, resume, write=False)  # refuse a wrong folder before starting any cluster
     tasks = make_tasks(sweep, design, out)
-    skipped = [rid for rid in tasks if is_complete(run_dir(out, rid))]
-    todo = [rid for rid in tasks if rid not in set(skipped)]
-    if on_start is not None:
-        on_start(len(todo), len(tasks))
+    done_before = [rid for rid in tasks if is_complete(run_dir(out, rid))]
     executed: list[str] = []
     failed: dict[str, str] = {}
     attempts: Counter[str] = Counter()
-    if todo:
-        if client is not None:
-            _drive(client, tasks, todo, sweep.spec.retries, runner, window, executed, failed, attempts, on_result)
-        else:
-            with open_client(scheduler, workers, sweep.spec.threads_per_run, cluster_file) as c:
-                _drive(c, tasks, todo, sweep.spec.retries, runner, window, executed, failed, attempts, on_result)
+
+    def go(c) -> None:
+        prepare(sweep, out, resume)  # written only once a cluster is there to run on
+        clean_partial(out)
+        todo = [rid for rid in tasks if rid not in set(done_before)]
+        if on_start is not None:
+            on_start(len(todo), len(tasks))
+        if todo:
+            _drive(c, tasks, todo, sweep.spec.retries, runner, window, executed, failed, attempts, on_result)
+
+    if client is not None or len(done_before) == len(tasks):
+        go(client)
+    else:
+        with open_client(scheduler, workers, sweep.spec.threads_per_run, cluster_file) as c:
+            go(c)
+    skipped = done_before
     clean_partial(out)
     results = collect_results(out)
     state = read_state(out) or {}
