@@ -190,13 +190,15 @@ def plot_comparison(series, decomposition=None, title: str = "Scenario compariso
     fig, axes = plt.subplots(1, 3 if has_dec else 2, figsize=(16 if has_dec else 11, 4.8), dpi=120)
     nat = series[(series["level"] == "national")]
     names = list(series["scenario"].cat.categories)
-    colors = plt.get_cmap("tab20")(range(len(names)))
+    palette = iter(plt.get_cmap("tab20")(range(20)))
+    main = {"status-quo": "black", "plan-2024": "tab:red"}
+    colors = [main.get(name) if name in main else next(palette) for name in names]
     for ax, metric, label in ((axes[0], "resident_rate", "resident urbanization"),
                               (axes[1], "hukou_rate", "hukou urbanization")):
         for name, color in zip(names, colors, strict=True):
             sel = nat[(nat["scenario"] == name) & (nat["metric"] == metric)]
-            lw = 2.2 if name in ("plan-2024", "status-quo") else 1.0
-            ax.plot(sel["date"], sel["value"], color=color, lw=lw, label=name)
+            lw = 2.4 if name in main else 0.9
+            ax.plot(sel["date"], sel["value"], color=color, lw=lw, label=name, zorder=3 if name in main else 2)
         if metric == "resident_rate":
             ax.axhline(PLAN_TARGET, color="grey", ls="--", lw=1, label="plan target (~70%)")
         ax.set_title(label)
@@ -273,7 +275,9 @@ def compare_scenarios(scenarios: list[Scenario], out_dir: Path, decompose: bool 
         if decomposition is not None:
             decomposition.to_csv(tmp / "decomposition.csv", index_label="group")
         outputs.write_series(tmp / "series.parquet", series)
-        plots.save(plot_comparison(series, decomposition), tmp / "comparison.png")
+        title = (f"Scenario comparison ({len(scenarios)} runs, 1 agent = {scenarios[0].scale:,} persons, "
+                 f"seed {scenarios[0].seed}, common random numbers)")
+        plots.save(plot_comparison(series, decomposition, title=title), tmp / "comparison.png")
         outputs.write_json(tmp / "manifest.json", {
             "scenarios": [s.model_dump(mode="json") for s in scenarios],
             "seed": scenarios[0].seed, "scale": scenarios[0].scale, "months": scenarios[0].months,
@@ -323,5 +327,5 @@ def compare(
                                    on_month=lambda m: bar.update(task, completed=m))
     from rich.console import Console
 
-    print_tables(Console(), result["table"], result["decomposition"])
+    print_tables(Console(width=190), result["table"], result["decomposition"])
     err_console.print(f"-> {result['path']}", highlight=False)

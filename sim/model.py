@@ -119,6 +119,7 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("deaths")] = demography.deaths(
             self._key(Stream.DEATH), cols["alive"], cols["age"], cols["sex"], cols["city"],
             self._death_prob, p.n, nc, n_cities).sum(axis=0)
+        p.promote_heads()
         self._births(flows)
         cols = p.columns
         nc = n_chunks(p.n)
@@ -181,6 +182,15 @@ class CitizenizationModel(mesa.Model):
             out[level] = np.bincount(v["city"][sel], minlength=self.geo.n_cities)
         return out
 
+    def _school_age_families(self) -> np.ndarray:
+        """1 per household with a child aged 3-15 (wherever it lives): the family dimension of choice types."""
+        v = self.people.view()
+        child = (v["alive"] == 1) & (v["role"] == 2) & (v["age"] >= services.SCHOOL_AGE_MIN) & \
+            (v["age"] <= services.SCHOOL_AGE_MAX)
+        family = np.zeros(len(self.people.head_of), np.uint8)
+        family[v["household"][child]] = 1
+        return family
+
     def _schools(self, flows: np.ndarray | None) -> None:
         """Seat allocation for migrant children; ``flows=None`` is the initial placement (month 0)."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
@@ -237,8 +247,7 @@ class CitizenizationModel(mesa.Model):
         v = choice.utilities(geo, st.wage, st.expected_rent(), st.services, st.district_pop, b,
                              school=st.school_value, medical_bonus=medical)
         cdf = choice.cumulative(choice.logit_probabilities(v))
-        family = services.school_age_families(cols["alive"], cols["age"], cols["role"], cols["household"],
-                                              len(p.head_of), p.n, nc)
+        family = self._school_age_families()
         prm = np.zeros(migration.N_PARAMS)
         prm[migration.P_MIGRATE] = b.migrate_hazard
         prm[migration.P_RETURN] = b.return_hazard

@@ -304,6 +304,30 @@ def test_every_lever_names_its_clause():
             assert any(mark in text for mark in "二三四五") or "ssumption" in text, f"{group}.{name}"
 
 
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def test_levers_doc_matches_the_code():
+    """docs/levers.md has one row per lever with the status-quo default and the plan value of the code."""
+    doc = (SCENARIOS.parent / "docs" / "levers.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[1].startswith("`") and "." in cells[1]:
+            rows[cells[1].strip("`")] = cells
+    plan = load_scenario(SCENARIOS / "plan-2024.yaml").policy
+    for group in GROUPS:
+        for name in type(getattr(Policy(), group)).model_fields:
+            key = f"{group}.{name}"
+            assert key in rows, f"docs/levers.md has no row for {key}"
+            _, _, _, default, planned, _ = rows[key]
+            assert default == _fmt(getattr(getattr(Policy(), group), name)), key
+            assert planned == _fmt(getattr(getattr(plan, group), name)), key
+
+
 def test_compare_command_writes_table_plot_and_decomposition(tmp_path):
     from sim.cli import app
 

@@ -59,7 +59,7 @@ def sample_many(cdf, rows, key):
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm):
     city[i] = dest
     urban[i] = 1
@@ -71,7 +71,7 @@ def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing
         insured_months[i] = 0
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def service_access(i, permit, months_in_city, service_months, service_weights, coverage):
     """Coverage-weighted share of the residence-based service items open to agent ``i`` (0..1)."""
     if permit[i] == 0:
@@ -83,7 +83,7 @@ def service_access(i, permit, months_in_city, service_months, service_weights, c
     return coverage * a
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def is_gig_worker(static_key, i, household, role, employed, gig_share):
     """Employed agent in gig work: a fixed per-person draw (household id, role), stable across months."""
     return employed[i] == 1 and uniform(static_key, household[i], 16 + role[i]) < gig_share

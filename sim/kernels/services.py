@@ -73,17 +73,6 @@ def services_step(key, alive, age, role, household, head_of, hukou_urban, urban,
                 school[i] = SCHOOL_NONE  # accompanying, not yet placed: allocate_school_seats decides
 
 
-@njit(parallel=True, cache=True)
-def school_age_families(alive, age, role, household, n_households, n, n_chunks):
-    """1 for households with a child aged 3-15 (wherever it lives): the family dimension of choice types."""
-    flag = np.zeros(n_households, np.uint8)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 1 and role[i] == ROLE_CHILD and SCHOOL_AGE_MIN <= age[i] <= SCHOOL_AGE_MAX:
-                flag[household[i]] = 1  # every writer writes 1: the result does not depend on the order
-    return flag
-
-
 @njit(inline="always", cache=True)
 def _level(age_i):
     return COMPULSORY if age_i >= COMPULSORY_AGE_MIN else PRESCHOOL
