@@ -108,3 +108,8 @@ _register_analysis_commands(app)
 from analysis.compare import compare as _compare  # noqa: E402
 
 app.command(name="compare")(_compare)
+
+# calibrate and backtest live in analysis/calibration_commands.py
+from analysis.calibration_commands import register as _register_calibration_commands  # noqa: E402
+
+_register_calibration_commands(app)

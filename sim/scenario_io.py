@@ -105,10 +105,32 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
     return f"{path}: key '{key}': {first['msg']}, got {value!r}{allowed}"
 
 
-def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
-    """Read, merge and validate a scenario file; ``overrides`` replace top-level keys (e.g. seed)."""
+CALIBRATED = Path(__file__).resolve().parent / "data" / "calibrated.yaml"
+
+
+def calibrated_behaviour(path: Path | None = None) -> dict:
+    """The fitted behavioural parameters of ``sim/data/calibrated.yaml`` (``{}`` if there is none).
+
+    They are the defaults of every scenario file: a file's own ``behaviour:`` values override them.
+    Written by ``citizensim calibrate`` (method and fit in the same file; PROVENANCE.md).
+    """
+    path = Path(path) if path else CALIBRATED
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return dict(data.get("behaviour") or {})
+
+
+def load_scenario(path: str | Path, calibrated: bool = True, **overrides: Any) -> Scenario:
+    """Read, merge and validate a scenario file; ``overrides`` replace top-level keys (e.g. seed).
+
+    With ``calibrated`` (the default) the behaviour of ``sim/data/calibrated.yaml`` lies underneath the
+    file's own ``behaviour:`` values.
+    """
     path = Path(path)
     raw = resolve_raw(path)
+    if calibrated:
+        raw = deep_merge({"behaviour": calibrated_behaviour()}, raw)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Scenario.model_validate(raw)

@@ -1,0 +1,288 @@
+"""Calibration of the behavioural parameters to the official history (``citizensim calibrate``).
+
+Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
+
+* **Start**: the backtest scenario (``scenarios/backtest-2020.yaml``): the end-2020 state synthesized from
+  the 2020 census and the NBS year-end figures, stepped month by month under the pre-2024 settlement rules.
+* **Targets** (``sim/data/national_history.csv``), fitting years 2021-2022 only: resident urbanization
+  (2021, 2022), hukou urbanization (2021; 2022 is not published in the file) and migrant workers living in
+  towns (进城农民工, 2021, 2022), compared with the model's migrant workers
+  (:func:`sim.synthesis.migrant_worker_mask`). 2023 and 2024 are out-of-sample: :func:`fit_targets`
+  refuses them, so they can never enter the objective.
+* **Parameters** (``FITTED``): the monthly migration hazard of rural heads, the return hazard, the
+  settlement take-up and the reclassification rate of rural areas, searched in log space within bounds.
+* **Objective**: residuals scaled by the tolerance we aim at (``SCALE``: 0.1 pp of resident
+  urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers), averaged over a few seeds with
+  common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
+  noise), at a coarse scale (default 1 agent = 10,000 persons).
+* **Optimiser**: ``scipy.optimize.least_squares`` (trust-region reflective, forward differences with
+  a 5% step in log space: large enough to move whole agents at a coarse scale), stopped after
+  ``max_evals`` evaluations of the objective (finite differences included); the best one is kept.
+
+The fitted values go to ``sim/data/calibrated.yaml`` with the method, the objective before and after,
+and the targets, and become the default behaviour of every scenario (:func:`sim.scenario_io.load_scenario`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.inputs import load_history
+from sim.policy import Behaviour, Scenario
+from sim.scenario_io import CALIBRATED, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKTEST_SCENARIO = ROOT / "scenarios" / "backtest-2020.yaml"
+FIT_YEARS = (2021, 2022)
+OUT_OF_SAMPLE_YEARS = (2023, 2024)
+METRICS = ("resident_rate", "hukou_rate", "migrant_workers")
+#: model metric -> column of national_history.csv it is compared with
+HISTORY_COLUMN = {"resident_rate": "resident_rate", "hukou_rate": "hukou_rate", "migrant_workers": "migrant_in_towns"}
+#: residual scale: absolute for rates, relative for migrant workers
+SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01}
+#: fitted Behaviour fields -> (lower, upper) bounds
+FITTED: dict[str, tuple[float, float]] = {
+    "migrate_hazard": (5e-4, 0.05),
+    "return_hazard": (2e-4, 0.03),
+    "settle_takeup": (1e-3, 0.2),
+    "reclassify_rate": (5e-5, 0.005),
+}
+
+
+def fit_targets(history: pd.DataFrame, years: Sequence[int] = FIT_YEARS) -> pd.DataFrame:
+    """Official values the calibration fits: one row per (year, metric) with a published value.
+
+    Raises ValueError for any out-of-sample year: 2023 and 2024 must never enter the objective.
+    """
+    bad = sorted(set(years) & set(OUT_OF_SAMPLE_YEARS))
+    if bad:
+        raise ValueError(f"years {bad} are out-of-sample and cannot be used for calibration")
+    rows = []
+    for year in years:
+        row = history.loc[history["year"] == year]
+        if row.empty:
+            continue
+        for metric in METRICS:
+            value = float(row.iloc[0][HISTORY_COLUMN[metric]])
+            if math.isfinite(value):
+                rows.append({"year": int(year), "metric": metric, "official": value})
+    out = pd.DataFrame(rows)
+    assert not out["year"].isin(OUT_OF_SAMPLE_YEARS).any()
+    return out
+
+
+def year_end_metrics(model) -> dict[str, float]:
+    """National resident and hukou urbanization and migrant workers (persons) of the model now."""
+    from sim.synthesis import migrant_worker_mask
+
+    residents = model.national("residents")
+    return {
+        "resident_rate": model.national("urban_residents") / residents,
+        "hukou_rate": model.national("urban_hukou") / residents,
+        "migrant_workers": float(migrant_worker_mask(model.people).sum()) * model.scale,
+    }
+
+
+def simulate_years(scenario: Scenario, years: Sequence[int],
+                   on_month: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Run ``scenario`` to the end of the last of ``years`` and return the year-end metrics (long table)."""
+    from sim.model import CitizenizationModel
+
+    last = max(years)
+    months = 12 * (last - scenario.start_year + 1)
+    if months > scenario.months:
+        scenario = scenario.model_copy(update={"months": months})
+    model = CitizenizationModel(scenario)
+    rows = [{"year": scenario.start_year - 1, "metric": k, "simulated": v} for k, v in year_end_metrics(model).items()]
+    while model.running and model.steps < months:
+        model.step()
+        if on_month is not None:
+            on_month(model.steps)
+        if model.steps % 12 == 0:
+            year = scenario.start_year + model.steps // 12 - 1
+            rows += [{"year": year, "metric": k, "simulated": v} for k, v in year_end_metrics(model).items()]
+    return pd.DataFrame(rows)
+
+
+def _simulate_task(args) -> pd.DataFrame:
+    return simulate_years(*args)
+
+
+def _single_thread() -> None:
+    """Worker initialiser: one numba thread per process (the processes share the cores)."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def seed_pool(workers: int):
+    """A process pool (spawned, one numba thread each) that runs seeds side by side."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_single_thread)
+
+
+def residuals(table: pd.DataFrame) -> np.ndarray:
+    """Scaled residuals of a table with ``metric``, ``simulated`` and ``official`` columns."""
+    sim, off = table["simulated"].to_numpy(float), table["official"].to_numpy(float)
+    rel = table["metric"].eq("migrant_workers").to_numpy()
+    diff = np.where(rel, sim / off - 1.0, sim - off)
+    return diff / table["metric"].map(SCALE).to_numpy(float)
+
+
+@dataclass
+class Objective:
+    """Scaled residuals of a parameter vector, averaged over seeds (common random numbers)."""
+
+    base: Scenario
+    targets: pd.DataFrame
+    seeds: Sequence[int]
+    scale: int
+    names: Sequence[str] = tuple(FITTED)
+    evaluations: list[dict] = field(default_factory=list)
+
+    def scenario(self, behaviour: Behaviour, seed: int) -> Scenario:
+        return self.base.model_copy(update={"behaviour": behaviour, "seed": seed, "scale": self.scale})
+
+    def behaviour(self, values: dict[str, float]) -> Behaviour:
+        return self.base.behaviour.model_copy(update=values)
+
+    pool: object | None = None  # a concurrent.futures executor running one seed per task
+
+    def table(self, behaviour: Behaviour) -> pd.DataFrame:
+        """Mean simulated value per target over the seeds, joined with the official values."""
+        years = sorted(self.targets["year"].unique())
+        scenarios = [self.scenario(behaviour, s) for s in self.seeds]
+        if self.pool is not None:
+            runs = list(self.pool.map(_simulate_task, [(sc, years) for sc in scenarios]))
+        else:
+            runs = [simulate_years(sc, years) for sc in scenarios]
+        sim = pd.concat(runs).groupby(["year", "metric"], as_index=False)["simulated"].mean()
+        return self.targets.merge(sim, on=["year", "metric"], how="left")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        values = dict(zip(self.names, np.exp(x).tolist(), strict=True))
+        r = residuals(self.table(self.behaviour(values)))
+        self.evaluations.append({**values, "loss": float(r @ r)})
+        return r
+
+
+class _BudgetSpent(Exception):
+    """Raised inside the objective once ``max_evals`` evaluations (finite differences included) are done."""
+
+
+@dataclass
+class CalibrationResult:
+    values: dict[str, float]
+    start_values: dict[str, float]
+    loss_before: float
+    loss_after: float
+    table_before: pd.DataFrame
+    table_after: pd.DataFrame
+    evaluations: list[dict]
+    seconds: float
+    scale: int
+    seeds: list[int]
+
+
+def calibrate(scale: int = 10_000, seeds: Sequence[int] = (1, 2), max_evals: int = 40,
+              scenario_path: Path = BACKTEST_SCENARIO, start: dict[str, float] | None = None,
+              workers: int = 2, log: Callable[[str], None] | None = None) -> CalibrationResult:
+    """Fit ``FITTED`` to the fitting years from the backtest start; see the module docstring.
+
+    ``workers`` processes run the seeds of each evaluation side by side (1: in this process).
+    """
+    pool = seed_pool(min(workers, len(seeds))) if workers > 1 and len(seeds) > 1 else None
+    try:
+        return _calibrate(scale, seeds, max_evals, scenario_path, start, pool, log)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _calibrate(scale, seeds, max_evals, scenario_path, start, pool, log) -> CalibrationResult:
+    from scipy.optimize import least_squares
+
+    t0 = time.perf_counter()
+    base = load_scenario(scenario_path, calibrated=False)
+    start_values = {k: float(getattr(Behaviour(), k)) for k in FITTED} if start is None else dict(start)
+    base = base.model_copy(update={"behaviour": Behaviour(**{**base.behaviour.model_dump(), **start_values})})
+    obj = Objective(base, fit_targets(load_history()), list(seeds), scale, pool=pool)
+    lo = np.log([FITTED[k][0] for k in obj.names])
+    hi = np.log([FITTED[k][1] for k in obj.names])
+    x0 = np.clip(np.log([start_values[k] for k in obj.names]), lo + 1e-9, hi - 1e-9)
+
+    def fun(x):
+        if len(obj.evaluations) >= max_evals:
+            raise _BudgetSpent
+        r = obj(x)
+        if log is not None:
+            e = obj.evaluations[-1]
+            log(f"eval {len(obj.evaluations):3d}  loss {e['loss']:9.3f}  "
+                + "  ".join(f"{k}={e[k]:.5g}" for k in obj.names))
+        return r
+
+    try:
+        fit = least_squares(fun, x0, bounds=(lo, hi), method="trf", diff_step=0.05, x_scale=1.0,
+                            xtol=1e-3, ftol=1e-4)
+        message = fit.message
+    except _BudgetSpent:
+        message = f"evaluation budget ({max_evals}) spent"
+    if log is not None:
+        log(f"optimiser stopped: {message}")
+    first = obj.evaluations[0]["loss"]
+    best = min(range(len(obj.evaluations)), key=lambda i: obj.evaluations[i]["loss"])
+    values = {k: float(obj.evaluations[best][k]) for k in obj.names}
+    before = obj.table(obj.behaviour(start_values))
+    after = obj.table(obj.behaviour(values))
+    return CalibrationResult(values, start_values, first, obj.evaluations[best]["loss"], before, after,
+                             obj.evaluations, time.perf_counter() - t0, scale, list(seeds))
+
+
+def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path:
+    """Write ``calibrated.yaml``: the fitted behaviour plus how it was obtained."""
+
+    def rows(table):
+        return [{"year": int(r.year), "metric": r.metric, "official": round(float(r.official), 6),
+                 "simulated": round(float(r.simulated), 6)} for r in table.itertuples()]
+
+    payload = {
+        "behaviour": {k: float(f"{v:.6g}") for k, v in result.values.items()},
+        "method": {
+            "command": "citizensim calibrate",
+            "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
+            "optimiser": "scipy.optimize.least_squares (trf, log-parameters, forward differences 5%)",
+            "objective": "sum of squared residuals scaled by 0.1 pp (resident rate), 0.2 pp (hukou rate), "
+                         "1% (migrant workers in towns), mean over seeds with common random numbers",
+            "fit_years": list(FIT_YEARS),
+            "out_of_sample_years": list(OUT_OF_SAMPLE_YEARS),
+            "scale": result.scale,
+            "seeds": result.seeds,
+            "evaluations": len(result.evaluations),
+            "seconds": round(result.seconds, 1),
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        "fit": {
+            "loss_uncalibrated": round(result.loss_before, 4),
+            "loss_calibrated": round(result.loss_after, 4),
+            "uncalibrated_values": {k: float(f"{v:.6g}") for k, v in result.start_values.items()},
+            "targets_uncalibrated": rows(result.table_before),
+            "targets_calibrated": rows(result.table_after),
+        },
+    }
+    header = ("# Behavioural parameters fitted by `citizensim calibrate` (analysis/calibrate.py); the defaults of\n"
+              "# every scenario (sim/scenario_io.py merges `behaviour:` under a scenario file's own values).\n"
+              "# Fitted on 2021-2022 only; 2023-2024 are out-of-sample. See sim/data/PROVENANCE.md.\n")
+    Path(path).write_text(header + yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return Path(path)

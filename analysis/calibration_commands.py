@@ -1,0 +1,123 @@
+"""The ``calibrate`` and ``backtest`` commands of ``citizensim`` (registered on the typer app of :mod:`sim.cli`).
+
+User mistakes end with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+err_console = Console(stderr=True)
+console = Console()
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= threads <= limit:
+        _fail(f"option --threads: {threads} is out of range (allowed: 1 to {limit})")
+    numba.set_num_threads(threads)
+
+
+def calibrate(
+    scale: Annotated[int, typer.Option(min=1000, max=1_000_000,
+                                       help="Persons per agent of the calibration runs (coarse: fast).")] = 10_000,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds, the same for every evaluation "
+                                            "(common random numbers).")] = "1,2",
+    max_evals: Annotated[int, typer.Option(min=1, max=1000, help="Most objective evaluations.")] = 30,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes running seeds side by side.")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Where to write the fitted values "
+                                                  "(default: sim/data/calibrated.yaml).")] = None,
+) -> None:
+    """Fit the behavioural parameters to NBS history 2021-2022 from the end-2020 state.
+
+    Resident urbanization 2021-2022, hukou urbanization 2021 and migrant workers in towns 2021-2022;
+    2023-2024 are out-of-sample and never fitted. Writes sim/data/calibrated.yaml, the default behaviour
+    of every scenario.
+    """
+    try:
+        import scipy.optimize  # noqa: F401
+    except ImportError:
+        _fail("calibrate needs scipy: pip install scipy (or the test extras: pip install -e '.[test]')")
+    from analysis.calibrate import FITTED, write_calibrated
+    from analysis.calibrate import calibrate as run_calibration
+    from sim.scenario_io import CALIBRATED
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        _fail(f"option --seeds: expected comma-separated integers, got {seeds!r}")
+    if not seed_list or any(s < 0 for s in seed_list):
+        _fail(f"option --seeds: expected comma-separated non-negative integers, got {seeds!r}")
+    err_console.print(f"calibrating {', '.join(FITTED)} at 1 agent = {scale} persons, seeds {seed_list}, "
+                      f"at most {max_evals} evaluations", highlight=False)
+    result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers,
+                             log=lambda line: err_console.print(line, highlight=False))
+    path = write_calibrated(result, out or CALIBRATED)
+    console.print(f"loss {result.loss_before:.3f} (uncalibrated) -> {result.loss_after:.3f} (calibrated) "
+                  f"in {result.seconds:.0f} s", highlight=False)
+    for name, value in result.values.items():
+        console.print(f"  {name}: {result.start_values[name]:.6g} -> {value:.6g}", highlight=False)
+    t = result.table_after.merge(result.table_before[["year", "metric", "simulated"]], on=["year", "metric"],
+                                 suffixes=("", "_uncalibrated"))
+    typer.echo(t.to_string(index=False))
+    console.print(f"wrote {path}", highlight=False)
+
+
+def backtest(
+    scenario: Annotated[Path, typer.Argument(help="Backtest scenario YAML.")] = Path("scenarios/backtest-2020.yaml"),
+    scale: Annotated[int | None, typer.Option(help="Persons per agent (default: the scenario's, 1000).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Numba threads (default: all cores).")] = None,
+) -> None:
+    """Run the backtest from end-2020 to end-2024 and print simulated vs official history.
+
+    Writes backtest.csv, backtest.md, backtest.png, simulated.csv and manifest.json. 2023-2024 are
+    out-of-sample. Targets: resident urbanization within 0.3 pp, migrant workers within 3%.
+    """
+    from analysis.backtest import YEARS, format_table, run_backtest
+    from sim.scenario_io import ScenarioError, load_scenario
+
+    _threads(threads)
+    try:
+        sc = load_scenario(scenario, scale=scale, seed=seed)
+    except ScenarioError as err:
+        _fail(str(err))
+    months = 12 * (max(YEARS) - sc.start_year + 1)
+    if sc.start_year != min(YEARS):
+        _fail(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 state), "
+              f"got {sc.start_year}")
+    out_dir = out or Path("results") / sc.name
+    started = time.perf_counter()
+    with Progress(TextColumn(f"[bold]{sc.name} (1 agent = {sc.scale} persons)"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("months"), TimeElapsedColumn(), console=err_console) as bar:
+        task = bar.add_task("run", total=months)
+        table, path = run_backtest(sc, out_dir, on_month=lambda m: bar.update(task, completed=m),
+                                   extra={"scenario_file": str(scenario)})
+    typer.echo(format_table(table))
+    res = table[table["metric"] == "resident_rate"]
+    mw = table[table["metric"] == "migrant_workers"]
+    console.print(f"resident urbanization within 0.3 pp: {int(res['within_target'].sum())}/{len(res)} years; "
+                  f"migrant workers within 3%: {int(mw['within_target'].sum())}/{len(mw)} years "
+                  f"({time.perf_counter() - started:.0f} s) -> {path}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``calibrate`` and ``backtest`` to the ``citizensim`` app."""
+    app.command(name="calibrate")(calibrate)
+    app.command(name="backtest")(backtest)

@@ -1,0 +1,100 @@
+"""Calibration and backtest (analysis/calibrate.py, analysis/backtest.py, sim/data/calibrated.yaml).
+
+* 2023 and 2024 are out-of-sample: the objective refuses them and never contains them.
+* The calibrated parameters fit the fitting years better than the uncalibrated defaults (same seeds,
+  common random numbers, 1 agent = 20,000 persons), and a tiny calibration run does not worsen the fit.
+* calibrated.yaml is the default behaviour of scenario files; a file's own values override it.
+* ``citizensim backtest`` writes the table (out-of-sample years marked) and the figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from analysis.calibrate import (
+    BACKTEST_SCENARIO,
+    FIT_YEARS,
+    FITTED,
+    OUT_OF_SAMPLE_YEARS,
+    Objective,
+    calibrate,
+    fit_targets,
+    residuals,
+)
+from sim.cli import app
+from sim.inputs import load_history
+from sim.policy import Behaviour
+from sim.scenario_io import CALIBRATED, calibrated_behaviour, load_scenario
+
+SCALE = 20_000
+
+
+def test_out_of_sample_years_are_never_fitted():
+    assert not set(FIT_YEARS) & set(OUT_OF_SAMPLE_YEARS)
+    assert set(OUT_OF_SAMPLE_YEARS) == {2023, 2024}
+    history = load_history()
+    targets = fit_targets(history)
+    assert set(targets["year"]) == set(FIT_YEARS)
+    assert not targets["year"].isin(OUT_OF_SAMPLE_YEARS).any()
+    for years in ((2021, 2023), (2024,), (2022, 2023, 2024)):
+        with pytest.raises(ValueError, match="out-of-sample"):
+            fit_targets(history, years)
+    # the published 2023 hukou rate exists in the data but must not be a target
+    assert np.isfinite(history.loc[history["year"] == 2023, "hukou_rate"]).all()
+    assert len(targets) == 5  # resident 2021-22, hukou 2021 (2022 unpublished), migrant workers 2021-22
+
+
+def test_calibrated_parameters_fit_better_than_defaults():
+    calibrated = calibrated_behaviour()
+    assert set(FITTED) <= set(calibrated)
+    base = load_scenario(BACKTEST_SCENARIO, calibrated=False)
+    obj = Objective(base, fit_targets(load_history()), seeds=[11], scale=SCALE)
+    before = residuals(obj.table(Behaviour()))
+    after = residuals(obj.table(base.behaviour.model_copy(update=calibrated)))
+    assert after @ after < 0.5 * (before @ before)
+
+
+def test_tiny_calibration_run_does_not_worsen_the_fit():
+    result = calibrate(scale=100_000, seeds=(5,), max_evals=6, workers=1)
+    assert result.loss_after <= result.loss_before
+    assert len(result.evaluations) <= 7
+    assert set(result.values) == set(FITTED)
+    assert set(result.table_after["year"]) <= set(FIT_YEARS)
+    for name, value in result.values.items():
+        lo, hi = FITTED[name]
+        assert lo <= value <= hi
+
+
+def test_calibrated_yaml_is_the_scenario_default(tmp_path):
+    data = yaml.safe_load(CALIBRATED.read_text(encoding="utf-8"))
+    assert data["method"]["out_of_sample_years"] == [2023, 2024]
+    assert set(data["method"]["fit_years"]) == set(FIT_YEARS)
+    sc = load_scenario(BACKTEST_SCENARIO)
+    for name, value in data["behaviour"].items():
+        assert getattr(sc.behaviour, name) == pytest.approx(value)
+    own = tmp_path / "own.yaml"
+    own.write_text(f"name: own\nextends: {BACKTEST_SCENARIO}\nbehaviour:\n  migrate_hazard: 0.0123\n")
+    sc = load_scenario(own)
+    assert sc.behaviour.migrate_hazard == 0.0123
+    assert sc.behaviour.return_hazard == pytest.approx(data["behaviour"]["return_hazard"])
+    assert load_scenario(own, calibrated=False).behaviour.return_hazard == Behaviour().return_hazard
+
+
+def test_backtest_command_writes_table_and_figure(tmp_path):
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(BACKTEST_SCENARIO), "--scale", "50000", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "out-of-sample" in res.output
+    table = pd.read_csv(out / "backtest.csv")
+    assert sorted(table["year"].unique()) == [2021, 2022, 2023, 2024]
+    assert set(table.loc[table["year"].isin(OUT_OF_SAMPLE_YEARS), "sample"]) == {"out-of-sample"}
+    assert set(table.loc[table["year"].isin(FIT_YEARS), "sample"]) == {"fit"}
+    assert set(table["metric"]) == {"resident_rate", "hukou_rate", "migrant_workers"}
+    assert (out / "backtest.png").stat().st_size > 10_000
+    assert (out / "backtest.md").read_text().count("\n") >= 6
+    res = table[table["metric"] == "resident_rate"]
+    assert (res["error"].abs() < 3).all()  # pp; a sanity bound at this coarse scale, not the target
