@@ -122,6 +122,8 @@ class SweepFile(_Strict):
     levels: list[Literal["national", "tier", "province", "city"]] = Field(
         ["national", "tier", "province"], min_length=1, description="Levels kept in the results table.")
     save_series: bool = Field(False, description="Also keep each run's full monthly series.parquet.")
+    calibrated: bool = Field(True, description="Put the fitted behaviour of sim/data/calibrated.yaml under the "
+                             "base scenario's own behaviour values, as `citizensim run` does.")
 
 
 # -- one-line errors ------------------------------------------------------------------------------
@@ -275,6 +277,15 @@ class Sweep:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _calibrated_behaviour() -> dict:
+    """The fitted behaviour that ``load_scenario`` puts under every scenario ({} if there is none)."""
+    try:
+        from sim.scenario_io import calibrated_behaviour
+    except ImportError:  # an engine without calibration
+        return {}
+    return calibrated_behaviour()
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file: schema, base scenario, factor keys and every factor's extremes."""
     path = Path(path)
@@ -298,6 +309,8 @@ def load_sweep(path: str | Path) -> Sweep:
         raise SweepError(f"{path}: key 'base': scenario file not found: {spec.base}")
     try:
         base_raw = resolve_raw(base_path)
+        if spec.calibrated:
+            base_raw = deep_merge({"behaviour": _calibrated_behaviour()}, base_raw)
         base_raw = deep_merge(base_raw, {k: v for k, v in (("scale", spec.scale), ("months", spec.months))
                                          if v is not None})
         base_raw.pop("extends", None)

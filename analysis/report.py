@@ -233,10 +233,13 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def _defaults() -> dict:
+    """The reference settings: the default (status-quo) levers and the calibrated behaviour that every
+    scenario file starts from (sim/data/calibrated.yaml, when there is one)."""
+    from analysis.designs import _calibrated_behaviour
     from sim.policy import Scenario
 
-    return _flatten({k: v for k, v in Scenario(name="defaults").model_dump(mode="json").items()
-                     if k in ("policy", "behaviour")})
+    sc = Scenario.model_validate({"name": "defaults", "behaviour": _calibrated_behaviour()})
+    return _flatten({k: v for k, v in sc.model_dump(mode="json").items() if k in ("policy", "behaviour")})
 
 
 def manifest_tables(results: list[Result], sweep: SweepInput | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -442,7 +445,8 @@ def build(results: list[Result], sweep: SweepInput | None, title: str | None = N
     runs, levers = manifest_tables(results, sweep)
     tables.append(("Results and versions", runs))
     body = [_p("What produced each result: scenario, seeds, scale, code revision and package versions."),
-            _table_html(runs), "<h3>Settings that differ from the defaults</h3>"]
+            _table_html(runs),
+            "<h3>Settings that differ from the defaults (status-quo levers, calibrated behaviour)</h3>"]
     if len(levers):
         tables.append(("Settings that differ from the defaults", levers))
         body.append(_table_html(levers))

@@ -25,6 +25,7 @@ from analysis import sweep as sweeps
 from analysis.cluster import load_cluster_file, worker_env
 from analysis.designs import SweepError, build_design, load_sweep
 from sim.cli import app
+from sim.scenario_io import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE, MONTHS = 50_000, 12
@@ -72,6 +73,10 @@ def test_designs_have_the_documented_sizes(tmp_path):
     assert scenario.policy.hukou.relaxed_residence_months == 7 and scenario.behaviour.settle_takeup == 0.01
     assert scenario.seed == 5 and scenario.scale == SCALE and scenario.months == MONTHS
     assert scenario.policy.hukou.open_residence_months == 0  # inherited from plan-2024.yaml
+
+    # apart from the factors, a run's scenario is what `citizensim run` would use (calibrated behaviour included)
+    same = load_scenario(ROOT / "scenarios" / "plan-2024.yaml", scale=SCALE, months=MONTHS, seed=5)
+    assert sob.scenario({}, seed=5).model_dump(exclude={"extends"}) == same.model_dump(exclude={"extends"})
 
     lhs = load_sweep(write_sweep(tmp_path / "l.yaml", factors=factors, design={"method": "lhs", "samples": 10}))
     assert len(build_design(lhs)[1]) == 10
