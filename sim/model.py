@@ -29,7 +29,7 @@ from sim import choice
 from sim.cities import CITY_STOCKS, SERVICE_WEIGHTS, City, CityState, permit_probability, service_months
 from sim.geography import Geography
 from sim.inputs import Demography, load_history
-from sim.kernels import demography, housing, labour, migration, n_chunks, services, settlement, tally
+from sim.kernels import demography, housing, labour, migration, n_chunks, select, services, settlement, tally
 from sim.policy import Insurance, Scenario
 from sim.population import follow_heads
 from sim.rng import Stream, stream_key
@@ -184,12 +184,10 @@ class CitizenizationModel(mesa.Model):
 
     def _school_age_families(self) -> np.ndarray:
         """1 per household with a child aged 3-15 (wherever it lives): the family dimension of choice types."""
-        v = self.people.view()
-        child = (v["alive"] == 1) & (v["role"] == 2) & (v["age"] >= services.SCHOOL_AGE_MIN) & \
-            (v["age"] <= services.SCHOOL_AGE_MAX)
-        family = np.zeros(len(self.people.head_of), np.uint8)
-        family[v["household"][child]] = 1
-        return family
+        cols = self.people.columns
+        return select.school_age_households(cols["alive"], cols["role"], cols["age"], cols["household"],
+                                            services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX,
+                                            len(self.people.head_of), self.people.n)
 
     def _schools(self, flows: np.ndarray | None) -> None:
         """Seat allocation for migrant children; ``flows=None`` is the initial placement (month 0)."""
@@ -197,13 +195,16 @@ class CitizenizationModel(mesa.Model):
         pol = self.scenario.policy
         start = flows is None
         renter = 1.0 if pol.housing.renters_equal_services else b.renter_admission_factor
+        rows = select.school_candidates(cols["alive"], cols["age"], cols["school"], services.SCHOOL_AGE_MIN,
+                                        services.SCHOOL_AGE_MAX, services.SCHOOL_PUBLIC, services.SCHOOL_PRIVATE,
+                                        p.n, n_chunks(p.n))
         moved, self._seat_used, self._seat_demand = services.allocate_school_seats(
-            self._key(Stream.SCHOOL), cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
+            self._key(Stream.SCHOOL), rows, cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
             cols["hukou_urban"], cols["urban"], cols["city"], cols["origin_city"], cols["with_head"],
             cols["months_in_city"], cols["permit"], cols["housing"], cols["school"], st.seats, st.seat_chance,
             0.0 if start else b.bring_children_hazard, pol.children.admission_share, renter,
             0 if start else 12 * pol.services.years_school, 0.0 if start else b.leave_behind_if_no_seat,
-            self.month_of_year == 9, not start, p.n, self.geo.n_cities)
+            self.month_of_year == 9, not start, self.geo.n_cities)
         if not start:
             flows[FLOWS.index("children_brought")] = moved[0]
             flows[FLOWS.index("children_sent_back")] = moved[1]
@@ -211,11 +212,15 @@ class CitizenizationModel(mesa.Model):
     def _housing(self, flows: np.ndarray) -> None:
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         hs = self.scenario.policy.housing
+        rows = select.household_candidates(cols["alive"], cols["household"], p.head_of, cols["housing"],
+                                           housing.RENTED, housing.AFFORDABLE, p.n, n_chunks(p.n))
         _, allocated = housing.allocate_affordable(
-            self._key(Stream.HOUSING), cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
+            self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
             cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"], cols["insured_months"],
             cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
-            b.affordable_apply, b.affordable_turnover, p.n, self.geo.n_cities)
+            b.affordable_apply, b.affordable_turnover, self.geo.n_cities)
+        housing.share_head_housing(cols["alive"], cols["household"], p.head_of, cols["with_head"], cols["city"],
+                                   cols["housing"], p.n)
         flows[FLOWS.index("affordable_allocations")] = allocated
 
     def _births(self, flows: np.ndarray) -> None:

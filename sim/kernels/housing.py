@@ -8,11 +8,11 @@ places and results do not depend on the thread count:
 1. tenants leave for the market with the turnover hazard; the others keep their places;
 2. eligible renting migrant heads (months of residence and of insurance, 将稳定就业生活的农业转移人口纳入
    住房保障) apply with ``apply_prob`` and get places for their co-resident family while places last;
-3. co-resident members take the head's housing status.
+3. co-resident members take the head's housing status (:func:`share_head_housing`, in parallel).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
@@ -20,18 +20,20 @@ from sim.rng import uniform
 
 
 @njit(cache=True)
-def allocate_affordable(key, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
-                        insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover, n,
+def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
+                        insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
                         n_cities):
-    """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed."""
+    """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
+
+    ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
+    (:func:`sim.kernels.select.household_candidates`); no other household can apply or occupy a place.
+    """
     # 1. sizes of co-resident families, tenants' stay-or-leave draws, and occupied places. A head's
     #    turnover draw is a pure function of its row, so every member can evaluate it in one pass.
     size = np.zeros(len(head_of), np.int64)
     used = np.zeros(n_cities, np.int64)
     allocated = np.zeros(n_cities, np.int64)
-    for i in range(n):
-        if alive[i] == 0:
-            continue
+    for i in rows:
         h = head_of[household[i]]
         if not (h == i or (h >= 0 and with_head[i] == 1 and city[i] == city[h])):
             continue
@@ -42,7 +44,7 @@ def allocate_affordable(key, alive, household, head_of, hukou_urban, urban, city
                     housing[i] = RENTED
             else:
                 used[city[i]] += 1
-    for i in range(n):  # 2. applicants
+    for i in rows:  # 2. applicants
         if alive[i] == 0 or housing[i] != RENTED or head_of[household[i]] != i:
             continue
         if not is_migrant(i, alive, urban, hukou_urban):
@@ -55,10 +57,15 @@ def allocate_affordable(key, alive, household, head_of, hukou_urban, urban, city
             housing[i] = AFFORDABLE
             used[k] += need
             allocated[k] += need
-    for i in range(n):  # 3. members share the head's housing
+    return used, allocated
+
+
+@njit(parallel=True, cache=True)
+def share_head_housing(alive, household, head_of, with_head, city, housing, n):
+    """Members living with their head (same city) take the head's housing status (order-free)."""
+    for i in prange(n):
         if alive[i] == 0 or with_head[i] == 0:
             continue
         h = head_of[household[i]]
         if h >= 0 and h != i and city[i] == city[h]:
             housing[i] = housing[h]
-    return used, allocated

@@ -79,12 +79,14 @@ def _level(age_i):
 
 
 @njit(cache=True)
-def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban, urban, city, origin_city,
+def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou_urban, urban, city, origin_city,
                           with_head, months_in_city, permit, housing, school, seats, seat_chance, bring_prob,
-                          admission, renter_factor, school_months, leave_prob, reapply, require_permit, n,
+                          admission, renter_factor, school_months, leave_prob, reapply, require_permit,
                           n_cities):
     """Seat-constrained schooling of migrant children (serial, row order; see the module docstring).
 
+    ``rows`` are the candidate rows in ascending order (:func:`sim.kernels.select.school_candidates`:
+    every row of school age or holding a school place), so that the loops skip the other agents.
     ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
     ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
     The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
@@ -95,7 +97,7 @@ def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban
     used = np.zeros((2, n_cities), np.int64)
     demand = np.zeros((2, n_cities), np.int64)
     # 1. Families bring left-behind children of school age.
-    for i in range(n):
+    for i in rows:
         if alive[i] == 0 or role[i] != ROLE_CHILD or with_head[i] == 1 or hukou_urban[i] == 1:
             continue
         if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
@@ -113,7 +115,7 @@ def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban
             school[i] = SCHOOL_NONE
             flows[0, city[h]] += 1
     # 2. Incumbents keep their seats while seats last.
-    for i in range(n):
+    for i in rows:
         if school[i] != SCHOOL_PUBLIC or alive[i] == 0 or not is_migrant(i, alive, urban, hukou_urban):
             continue
         if months_in_city[i] <= 1:
@@ -125,7 +127,7 @@ def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban
         else:
             school[i] = SCHOOL_PRIVATE
     # 3. Applicants: new in the city, or (in September) in a private school.
-    for i in range(n):
+    for i in rows:
         if alive[i] == 0 or age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
             continue
         if not is_migrant(i, alive, urban, hukou_urban):
@@ -155,7 +157,7 @@ def allocate_school_seats(key, alive, age, role, household, head_of, hukou_urban
         else:
             school[i] = SCHOOL_PRIVATE
     # 4. Demand: accompanying migrant children by level.
-    for i in range(n):
+    for i in rows:
         if school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE:
             if alive[i] == 1 and is_migrant(i, alive, urban, hukou_urban):
                 demand[_level(age[i]), city[i]] += 1
