@@ -24,14 +24,13 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import annotated_types
 import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.policy import Scenario
-from sim.scenario_io import ScenarioError, deep_merge, resolve_raw
+from sim.scenario_io import ScenarioError, allowed_text, deep_merge, resolve_raw
 
 METHODS = ("grid", "lhs", "sobol", "morris")
 LEVELS = ("national", "tier", "province", "city")
@@ -127,21 +126,6 @@ class SweepFile(_Strict):
 
 
 # -- one-line errors ------------------------------------------------------------------------------
-def _bounds_text(info: Any) -> str:
-    lo = hi = None
-    for meta in info.metadata:
-        if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
-            lo = getattr(meta, "ge", None) if isinstance(meta, annotated_types.Ge) else meta.gt
-        if isinstance(meta, annotated_types.Le | annotated_types.Lt):
-            hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
-    kind = getattr(info.annotation, "__name__", str(info.annotation))
-    if lo is not None and hi is not None:
-        return f"allowed: {kind} from {lo:g} to {hi:g}"
-    if kind == "Literal" or str(info.annotation).startswith("typing.Literal"):
-        return f"allowed: {', '.join(map(str, info.annotation.__args__))}"
-    return f"allowed: {kind}"
-
-
 def _sub_model(model: type[BaseModel] | None, part: Any) -> type[BaseModel] | None:
     if model is None or not isinstance(part, str) or part not in model.model_fields:
         return None
@@ -180,7 +164,7 @@ def _format_sweep_error(path: Path, err: ValidationError) -> str:
     if first["type"] == "literal_error":
         allowed = f" (allowed: {first['ctx']['expected']})"
     elif info is not None:
-        allowed = f" ({_bounds_text(info)})"
+        allowed = f" ({allowed_text(info)})"
     msg = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     shown = "" if isinstance(value, dict) or first["type"] == "value_error" else f", got {value!r}"
@@ -345,7 +329,7 @@ def load_sweep(path: str | Path) -> Sweep:
             except ValidationError as err:
                 first = err.errors()[0]
                 raise SweepError(f"{where}: {label} {value!r} is not valid: "
-                                 f"{first['msg']} ({_bounds_text(leaves[key])})") from None
+                                 f"{first['msg']} ({allowed_text(leaves[key])})") from None
     if spec.design.method == "sobol":
         n = spec.design.samples
         if n is None:

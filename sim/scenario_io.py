@@ -74,8 +74,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def _allowed(info: Any) -> str:
-    """'allowed: a <= x <= b' (or the type) for a field, from its pydantic constraints."""
+def allowed_text(info: Any) -> str:
+    """'allowed: <type> from a to b' (or the choices, or the type) for a field, from its pydantic constraints."""
     lo = hi = None
     for meta in info.metadata:
         if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
@@ -85,6 +85,8 @@ def _allowed(info: Any) -> str:
     kind = getattr(info.annotation, "__name__", str(info.annotation))
     if lo is not None and hi is not None:
         return f"allowed: {kind} from {lo:g} to {hi:g}"
+    if kind == "Literal" or str(info.annotation).startswith("typing.Literal"):
+        return f"allowed: {', '.join(map(str, info.annotation.__args__))}"
     return f"allowed: {kind}"
 
 
@@ -100,7 +102,7 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
         hint = f"; did you mean '{guess[0]}'?" if guess else ""
         return f"{path}: unknown key '{key}' (allowed keys here: {', '.join(names)}){hint}"
     info = owner.model_fields.get(loc[-1]) if owner is not None else None
-    allowed = f" ({_allowed(info)})" if info is not None else ""
+    allowed = f" ({allowed_text(info)})" if info is not None else ""
     value = first.get("input")
     return f"{path}: key '{key}': {first['msg']}, got {value!r}{allowed}"
 

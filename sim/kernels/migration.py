@@ -72,6 +72,16 @@ def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing
 
 
 @njit(cache=True)
+def go_home(i, origin_city, city, urban, months_in_city, permit, housing):
+    """Agent ``i`` goes back to its rural home: residence record and housing start again."""
+    city[i] = origin_city[i]
+    urban[i] = 0
+    months_in_city[i] = 0
+    permit[i] = 0
+    housing[i] = HOME
+
+
+@njit(cache=True)
 def service_access(i, permit, months_in_city, service_months, service_weights, coverage):
     """Coverage-weighted share of the residence-based service items open to agent ``i`` (0..1)."""
     if permit[i] == 0:
@@ -142,12 +152,8 @@ def migrate(key, static_key, cdf, n_skill, n_family, family, alive, age, role, h
                 tally[c, RETURNS, here] += 1
                 if u >= hazard:
                     tally[c, INJURY_RETURNS, here] += 1
-                city[i] = origin_city[i]
-                urban[i] = 0
                 employed[i] = 0
-                months_in_city[i] = 0
-                permit[i] = 0
-                housing[i] = HOME
+                go_home(i, origin_city, city, urban, months_in_city, permit, housing)
             elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
                 dest = sample_row(cdf, row, uniform(key, i, 1))
                 if dest != here:

@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from sim.kernels import CHUNK
 from sim.kernels.labour import is_migrant
+from sim.kernels.migration import go_home
 from sim.rng import uniform
 
 SCHOOL_NONE, SCHOOL_HOME, SCHOOL_LEFT_BEHIND, SCHOOL_PUBLIC, SCHOOL_PRIVATE = 0, 1, 2, 3, 4
@@ -148,11 +149,7 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
         elif new and h != i and uniform(key, i, 2) < leave_prob:
             flows[1, k] += 1
             with_head[i] = 0
-            city[i] = origin_city[i]
-            urban[i] = 0
-            months_in_city[i] = 0
-            permit[i] = 0
-            housing[i] = 0
+            go_home(i, origin_city, city, urban, months_in_city, permit, housing)
             school[i] = SCHOOL_LEFT_BEHIND
         else:
             school[i] = SCHOOL_PRIVATE
