@@ -379,7 +379,9 @@ class Behaviour(Strict):
     reclassify_hukou_share: float = Field(
         0.3, ge=0, le=1, description="Share of reclassified residents converted to urban hukou (村改居)."
     )
-    job_finding: float = Field(0.25, ge=0, le=1, description="Monthly job-finding probability of an unemployed migrant.")
+    job_finding: float = Field(
+        0.25, ge=0, le=1, description="Monthly job-finding probability of an unemployed migrant."
+    )
     job_separation: float = Field(0.012, ge=0, le=1, description="Monthly job-loss probability of an employed migrant.")
     labour_demand_growth: float = Field(
         0.01, ge=-0.5, le=0.5, description="Annual growth of non-farm jobs for migrants in each city."
