@@ -630,6 +630,7 @@ class ReferenceModel(mesa.Model):
         self.newborns: list[dict] = []
         self.settled: dict[Household, str] = {}
         self.count_stocks()
+        self.count_city_stocks()
         self.history: list[dict] = [self.summary()]
         self.datacollector = mesa.DataCollector(model_reporters={
             "resident_rate": lambda m: m.stocks["urban_residents"] / m.stocks["residents"],
@@ -679,6 +680,7 @@ class ReferenceModel(mesa.Model):
             place.renew(migrants)
             place.update_access(migrants)
             place.settled_this_year += self.flows["settlements"][place.index]
+        self.count_city_stocks()
         self.history.append(self.summary())
         self.datacollector.collect(self)
         if self.steps >= self.scenario.months:
@@ -923,6 +925,9 @@ class ReferenceModel(mesa.Model):
             elif p.school == SCHOOL_PRIVATE:
                 s["children_private_school"] += 1
         self.stocks = s
+
+    def count_city_stocks(self) -> None:
+        """The engine's ``CITY_STOCKS`` (agents, national), after the month's city bookkeeping."""
         self.city_stocks = {
             "public_school_seats": sum(place.seats[COMPULSORY] for place in self.places),
             "preschool_seats": sum(place.seats[PRESCHOOL] for place in self.places),
