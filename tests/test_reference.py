@@ -36,7 +36,7 @@ Power. The same statistic must flag a deliberately wrong reference: settlement t
 a |z| far above 4 and a mean difference far above 0.004 (see ``benchmarks/README.md`` for the values).
 
 Everything is seeded (the engine's draws do not depend on the thread count), so the test is
-deterministic; it takes about 40-70 s on a 2-core machine.
+deterministic; it takes about 30-70 s on a 2-core machine.
 """
 
 from __future__ import annotations
