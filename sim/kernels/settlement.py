@@ -115,9 +115,11 @@ def family_sizes(alive, with_head, household, city, urban, role, age, head_of, w
         if alive[i] == 0:
             continue
         h = head_of[household[i]]
+        if h < 0:
+            continue  # no living head: the household cannot apply
         if h == i or (with_head[i] == 1 and city[i] == city[h]):
             size[household[i]] += 1
-        elif whole_family and h >= 0 and _joins_head(i, h, role, with_head, city, urban, age):
+        elif whole_family and _joins_head(i, h, role, with_head, city, urban, age):
             size[household[i]] += 1
     return size
 
