@@ -420,18 +420,21 @@ def build_cities(census: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     df["urban_pop_2020"] = df["urban_pop_2020"].round().astype(int)
 
     # ---- district (城区) population ----
-    prov_short = {c: p[0] for c, p in PROVINCES.items()}
     dist, dsrc = [], []
     for _, r in df.iterrows():
         key = ("江西", r["name"]) if r["name"] == "吉安市" and r.province_code == 360000 else r["name"]
         if r["remainder"]:
-            dist.append(np.nan); dsrc.append("estimate")
+            dist.append(np.nan)
+            dsrc.append("estimate")
         elif key in DISTRICT and not (r["name"] == "吉安市" and r.province_code != 360000):
-            dist.append(DISTRICT[key]); dsrc.append("published")
+            dist.append(DISTRICT[key])
+            dsrc.append("published")
         elif r["name"] in SEAT:
-            dist.append(SEAT[r["name"]][1]); dsrc.append("published")
+            dist.append(SEAT[r["name"]][1])
+            dsrc.append("published")
         else:
-            dist.append(np.nan); dsrc.append("estimate")
+            dist.append(np.nan)
+            dsrc.append("estimate")
     df["district_pop_2020"] = dist
     df["district_pop_source"] = dsrc
     pub = df[(df.district_pop_source == "published") & (df.district_pop_2020 < 3e6)
