@@ -67,5 +67,5 @@ def share_head_housing(alive, household, head_of, with_head, city, housing, n):
         if alive[i] == 0 or with_head[i] == 0:
             continue
         h = head_of[household[i]]
-        if h >= 0 and h != i and city[i] == city[h]:
-            housing[i] = housing[h]
+        if h >= 0 and h != i and city[i] == city[h] and housing[i] != housing[h]:
+            housing[i] = housing[h]  # written only when it changes: most months nothing does

@@ -56,11 +56,15 @@ def household_candidates(alive, household, head_of, housing, code_a, code_b, n, 
     return rows_where(mask, n, n_chunks)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def school_age_households(alive, role, age, household, age_min, age_max, n_households, n):
-    """1 for each household with a living child (role 2) aged ``age_min``..``age_max``, else 0."""
+    """1 for each household with a living child (role 2) aged ``age_min``..``age_max``, else 0.
+
+    Threads may write the same household's flag at once, but only ever the value 1: the result does
+    not depend on the thread count.
+    """
     family = np.zeros(n_households, np.uint8)
-    for i in range(n):
+    for i in prange(n):
         if alive[i] & (role[i] == 2) & (age[i] >= age_min) & (age[i] <= age_max):
             family[household[i]] = 1
     return family
