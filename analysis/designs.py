@@ -26,11 +26,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.policy import Scenario
-from sim.scenario_io import ScenarioError, allowed_text, deep_merge, resolve_raw
+from sim.scenario_io import ScenarioError, allowed_text, deep_merge, read_yaml_mapping, resolve_raw
 
 METHODS = ("grid", "lhs", "sobol", "morris")
 LEVELS = ("national", "tier", "province", "city")
@@ -273,16 +272,7 @@ def _calibrated_behaviour() -> dict:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file: schema, base scenario, factor keys and every factor's extremes."""
     path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"{path}: sweep file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SweepError(f"{path}: invalid YAML{where}: {getattr(err, 'problem', err)}") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: top level must be a mapping of keys to values")
+    data = read_yaml_mapping(path, "sweep", SweepError)
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as err:

@@ -28,19 +28,20 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml_mapping(path: Path, kind: str = "scenario", error: type[Exception] = ScenarioError) -> dict:
+    """The mapping in a YAML file (empty file: ``{}``); a missing file or bad YAML raises ``error`` in one line."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
+        raise error(f"{path}: {kind} file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(err, 'problem', err)}") from None
+        raise error(f"{path}: invalid YAML{where}: {getattr(err, 'problem', err)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: top level must be a mapping of keys to values")
+        raise error(f"{path}: top level must be a mapping of keys to values")
     return data
 
 
@@ -49,7 +50,7 @@ def resolve_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     path = Path(path)
     if path.resolve() in _seen:
         raise ScenarioError(f"{path}: key 'extends': circular inheritance")
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     parent = data.get("extends")
     if parent is None:
         return data
