@@ -63,14 +63,20 @@ def run(
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all cores).")] = None,
     replications: Annotated[int, typer.Option(min=1, max=10_000, help="Runs with seeds seed, seed+1, ...: "
                                               "an ensemble with a 'run' column, mean and 5-95% bands.")] = 1,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Also save the model to this file after --checkpoint-at months (continue: `citizensim resume`).")] = None,
+    checkpoint_at: Annotated[int, typer.Option(min=1, help="Month after which --checkpoint is saved.")] = 12,
 ) -> None:
     """Run one projection and write series.parquet, manifest.json and urbanization.png."""
     try:
         set_threads(threads)
         sc = load_scenario(scenario, scale=scale, seed=seed, months=months)
+        if checkpoint is not None and (replications > 1 or checkpoint_at >= sc.months):
+            raise UserError(f"option --checkpoint-at: {checkpoint_at} is out of range (allowed: 1 to {sc.months - 1},"
+                            " one run only)")
     except (ScenarioError, UserError) as err:
         fail(str(err))
-    from sim.runner import run_scenario, write_run
+    from sim.runner import run_scenario
 
     out_dir = out or Path("results") / sc.name
     if replications > 1:  # an ensemble (analysis/ensemble.py)
@@ -88,9 +94,37 @@ def run(
     started = time.perf_counter()
     with month_progress(sc.months, f"{sc.name} (1 agent = {sc.scale} persons)") as bar:
         task = bar.add_task("run", total=sc.months)
-        result = run_scenario(sc, on_month=lambda m: bar.update(task, completed=m))
-    path = write_run(result, out_dir, extra={"wall_seconds": round(time.perf_counter() - started, 3),
-                                             "scenario_file": str(scenario)})
+        result = run_scenario(sc, on_month=lambda m: bar.update(task, completed=m), checkpoint_at=checkpoint_at,
+                              checkpoint=checkpoint)
+    _write_and_report(result, out_dir, started, {"scenario_file": str(scenario)})
+
+
+@app.command()
+def resume(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by `citizensim run --checkpoint`.")],
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Numba threads (default: all cores).")] = None,
+) -> None:
+    """Continue a checkpointed run to the end of its scenario; results equal an uninterrupted run's."""
+    from sim.checkpoint import CheckpointError
+    from sim.runner import resume_run
+
+    started = time.perf_counter()
+    try:
+        set_threads(threads)
+        result = resume_run(checkpoint)
+    except (CheckpointError, UserError) as err:
+        fail(str(err))
+    _write_and_report(result, out or Path("results") / result.model.scenario.name, started,
+                      {"resumed_from": str(checkpoint)})
+
+
+def _write_and_report(result, out_dir: Path, started: float, extra: dict) -> None:
+    """Write a run's results folder and print its final national rates."""
+    from sim.runner import write_run
+
+    sc = result.model.scenario
+    path = write_run(result, out_dir, extra={"wall_seconds": round(time.perf_counter() - started, 3), **extra})
     national = result.series[(result.series["level"] == "national")
                              & (result.series["month"] == result.series["month"].max())]
     rates = national.set_index("metric")["value"]

@@ -84,12 +84,9 @@ class CitizenizationModel(mesa.Model):
             city.new_year(int(stocks[tally.URBAN, city.index]))
         self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._record(stocks, np.zeros((len(FLOWS), n_cities), np.int64))
+        # Attribute names, not lambdas, so that a model (checkpoint) can be pickled.
         self.datacollector = mesa.DataCollector(model_reporters={
-            "resident_rate": lambda m: m.national("urban_residents") / m.national("residents"),
-            "hukou_rate": lambda m: m.national("urban_hukou") / m.national("residents"),
-            "migrants": lambda m: m.national("migrants") * m.scale,
-            "settlements": lambda m: m.national("settlements") * m.scale,
-        })
+            name: name for name in ("resident_rate", "hukou_rate", "migrants", "settlements")})
         self.datacollector.collect(self)
 
     # -- calendar -------------------------------------------------------------------------------
@@ -334,6 +331,26 @@ class CitizenizationModel(mesa.Model):
         """Agent stocks (tally.STOCKS) followed by the city stocks (cities.CITY_STOCKS), flows, tiers."""
         both = np.vstack([stocks.astype(np.float64), self.city_state.city_stocks()])
         self.records.append((both, flows, self.city_state.tier.copy()))
+
+    @property
+    def resident_rate(self) -> float:
+        """National share of residents living in towns and cities (latest month)."""
+        return self.national("urban_residents") / self.national("residents")
+
+    @property
+    def hukou_rate(self) -> float:
+        """National share of residents holding an urban hukou (latest month)."""
+        return self.national("urban_hukou") / self.national("residents")
+
+    @property
+    def migrants(self) -> int:
+        """Persons living in towns and cities without an urban hukou (latest month)."""
+        return self.national("migrants") * self.scale
+
+    @property
+    def settlements(self) -> int:
+        """Persons who settled (transferred their hukou) in the latest month."""
+        return self.national("settlements") * self.scale
 
     def national(self, name: str) -> int:
         """The latest national total (agents) of a stock or flow named in STOCKS or FLOWS."""

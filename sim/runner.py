@@ -12,6 +12,7 @@ import numba
 import pandas as pd
 
 from analysis import outputs, plots
+from sim.checkpoint import load_checkpoint, save_checkpoint
 from sim.inputs import load_history
 from sim.metrics import tidy_series
 from sim.model import FLOWS, CitizenizationModel
@@ -28,18 +29,37 @@ class RunResult:
 
 
 def run_scenario(scenario: Scenario, data_dir: Path | None = None,
-                 on_month: Callable[[int], None] | None = None) -> RunResult:
-    """Build the model, step it through the scenario's months and tabulate the results."""
+                 on_month: Callable[[int], None] | None = None, checkpoint_at: int | None = None,
+                 checkpoint: Path | None = None) -> RunResult:
+    """Build the model, step it through the scenario's months and tabulate the results.
+
+    With ``checkpoint_at`` and ``checkpoint``, the model is also saved after that month.
+    """
     t0 = time.perf_counter()
     model = CitizenizationModel(scenario, data_dir=data_dir)
+    return finish_run(model, time.perf_counter() - t0, on_month, checkpoint_at, checkpoint)
+
+
+def resume_run(checkpoint: Path, on_month: Callable[[int], None] | None = None) -> RunResult:
+    """Continue a checkpointed model to the end of its scenario (raises CheckpointError)."""
+    t0 = time.perf_counter()
+    model = load_checkpoint(checkpoint)
+    return finish_run(model, time.perf_counter() - t0, on_month)
+
+
+def finish_run(model: CitizenizationModel, init_seconds: float, on_month: Callable[[int], None] | None = None,
+               checkpoint_at: int | None = None, checkpoint: Path | None = None) -> RunResult:
+    """Step ``model`` until its last month (saving it after ``checkpoint_at``) and tabulate the results."""
     t1 = time.perf_counter()
     while model.running:
         model.step()
+        if checkpoint is not None and model.steps == checkpoint_at:
+            save_checkpoint(model, checkpoint)
         if on_month is not None:
             on_month(model.steps)
     t2 = time.perf_counter()
     series = tidy_series(model.records, FLOWS, model.geo, model.scale, model.scenario.start_year)
-    return RunResult(model, series, t1 - t0, t2 - t1)
+    return RunResult(model, series, init_seconds, t2 - t1)
 
 
 def manifest(result: RunResult, extra: dict | None = None) -> dict:
