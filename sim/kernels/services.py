@@ -60,11 +60,18 @@ def services_step(key, alive, age, role, household, head_of, hukou_urban, urban,
                     permit[i] = 1
                 if employed[i] == 1 and insured_months[i] < MAX_MONTHS and uniform(key, i, 1) < insurance_prob:
                     insured_months[i] += 1
+            a = age[i]
+            school_age = a >= SCHOOL_AGE_MIN and a <= SCHOOL_AGE_MAX
+            may_rejoin = with_head[i] == 0 and role[i] == ROLE_CHILD and a < 18
+            if not (school_age or may_rejoin):  # most adults: no head lookup, no write
+                if school[i] != SCHOOL_NONE:
+                    school[i] = SCHOOL_NONE
+                continue
             h = head_of[household[i]]
             away = _head_away(i, h, city, urban)
-            if with_head[i] == 0 and role[i] == ROLE_CHILD and age[i] < 18 and h >= 0 and not away:
+            if may_rejoin and h >= 0 and not away:
                 with_head[i] = 1  # the family is together again (e.g. the head came home)
-            if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
+            if not school_age:
                 school[i] = SCHOOL_NONE
             elif away:
                 school[i] = SCHOOL_LEFT_BEHIND
