@@ -11,26 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-err_console = Console(stderr=True)
+from sim.cli_support import UserError, err_console, fail, month_progress, set_threads
+
 console = Console()
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def _threads(threads: int | None) -> None:
-    if threads is None:
-        return
-    import numba
-
-    limit = numba.config.NUMBA_NUM_THREADS
-    if not 1 <= threads <= limit:
-        _fail(f"option --threads: {threads} is out of range (allowed: 1 to {limit})")
-    numba.set_num_threads(threads)
 
 
 def calibrate(
@@ -52,7 +36,7 @@ def calibrate(
     try:
         import scipy.optimize  # noqa: F401
     except ImportError:
-        _fail("calibrate needs scipy: pip install scipy (or the test extras: pip install -e '.[test]')")
+        fail("calibrate needs scipy: pip install scipy (or the test extras: pip install -e '.[test]')")
     from analysis.calibrate import FITTED, write_calibrated
     from analysis.calibrate import calibrate as run_calibration
     from sim.scenario_io import CALIBRATED
@@ -60,9 +44,9 @@ def calibrate(
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
-        _fail(f"option --seeds: expected comma-separated integers, got {seeds!r}")
+        fail(f"option --seeds: expected comma-separated integers, got {seeds!r}")
     if not seed_list or any(s < 0 for s in seed_list):
-        _fail(f"option --seeds: expected comma-separated non-negative integers, got {seeds!r}")
+        fail(f"option --seeds: expected comma-separated non-negative integers, got {seeds!r}")
     err_console.print(f"calibrating {', '.join(FITTED)} at 1 agent = {scale} persons, seeds {seed_list}, "
                       f"at most {max_evals} evaluations", highlight=False)
     result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers,
@@ -93,19 +77,18 @@ def backtest(
     from analysis.backtest import YEARS, format_table, run_backtest
     from sim.scenario_io import ScenarioError, load_scenario
 
-    _threads(threads)
     try:
+        set_threads(threads)
         sc = load_scenario(scenario, scale=scale, seed=seed)
-    except ScenarioError as err:
-        _fail(str(err))
+    except (ScenarioError, UserError) as err:
+        fail(str(err))
     months = 12 * (max(YEARS) - sc.start_year + 1)
     if sc.start_year != min(YEARS):
-        _fail(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 state), "
+        fail(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 state), "
               f"got {sc.start_year}")
     out_dir = out or Path("results") / sc.name
     started = time.perf_counter()
-    with Progress(TextColumn(f"[bold]{sc.name} (1 agent = {sc.scale} persons)"), BarColumn(),
-                  MofNCompleteColumn(), TextColumn("months"), TimeElapsedColumn(), console=err_console) as bar:
+    with month_progress(months, f"{sc.name} (1 agent = {sc.scale} persons)") as bar:
         task = bar.add_task("run", total=months)
         table, path = run_backtest(sc, out_dir, on_month=lambda m: bar.update(task, completed=m),
                                    extra={"scenario_file": str(scenario)})

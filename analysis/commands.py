@@ -15,13 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-err_console = Console(stderr=True)
+from sim.cli_support import err_console, fail
+
 console = Console()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
 
 
 def sweep(
@@ -49,7 +45,7 @@ def sweep(
 
             load_cluster_file(cluster)
     except (SweepError, ClusterError) as err:
-        _fail(str(err))
+        fail(str(err))
     out_dir = out or Path("results") / "sweeps" / sw.name
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
@@ -75,7 +71,7 @@ def sweep(
             summary = run_sweep(sw, out_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 cluster_file=cluster, on_start=on_start, on_result=on_result)
     except (SweepError, SweepStateError, ClusterError) as err:
-        _fail(str(err))
+        fail(str(err))
     except KeyboardInterrupt:
         err_console.print(f"interrupted; finished runs are kept in {out_dir}/runs - continue with --resume",
                           highlight=False, soft_wrap=True)
@@ -85,7 +81,7 @@ def sweep(
                       f"{len(summary.failed)} failed in {summary.seconds:.0f} s -> {summary.results}", highlight=False,
                       soft_wrap=True)
     if summary.failed:
-        _fail(f"{len(summary.failed)} run(s) failed after {sw.spec.retries} retries (listed in {out_dir}/sweep.json); "
+        fail(f"{len(summary.failed)} run(s) failed after {sw.spec.retries} retries (listed in {out_dir}/sweep.json); "
               "rerun with --resume to try them again", code=1)
 
 
@@ -102,7 +98,7 @@ def sensitivity(
     try:
         table = sa.analyse(sweep_dir, tuple(metric) if metric else sa.DEFAULT_OUTCOMES)
     except sa.SensitivityError as err:
-        _fail(str(err))
+        fail(str(err))
     csv, png = sa.write(sweep_dir, table, out)
     w = sa.wide(table)
     shown = Table(title=f"Sensitivity, {table['year'].iloc[0]} ({table['method'].iloc[0]} design)")
@@ -131,7 +127,7 @@ def report(
     try:
         paths = build_report(results, out, pdf=pdf, title=title)
     except ReportError as err:
-        _fail(str(err))
+        fail(str(err))
     err_console.print("-> " + ", ".join(str(p) for p in paths), highlight=False, soft_wrap=True)
 
 

@@ -11,46 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sim.cli_support import UserError, err_console, fail, month_progress, set_threads
 from sim.scenario_io import ScenarioError, load_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Agent-based projections of migrant workers' citizenization (国发〔2024〕17号).")
-err_console = Console(stderr=True)
 
 
 @app.callback()
 def main() -> None:
     """Agent-based projections of migrant workers' citizenization (国发〔2024〕17号)."""
-
-
-class UserError(Exception):
-    """A mistake in the command's input, reported as one line."""
-
-
-def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def set_threads(threads: int | None) -> None:
-    """Use ``threads`` numba threads (at most NUMBA_NUM_THREADS, which defaults to the cores)."""
-    if threads is None:
-        return
-    import numba
-
-    limit = numba.config.NUMBA_NUM_THREADS
-    if not 1 <= threads <= limit:
-        raise UserError(f"option --threads: {threads} is out of range (allowed: 1 to {limit}; "
-                        "set NUMBA_NUM_THREADS for more)")
-    numba.set_num_threads(threads)
-
-
-def month_progress(total: int, label: str) -> Progress:
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
-                    TimeElapsedColumn(), console=err_console)
 
 
 @app.command()
