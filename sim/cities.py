@@ -75,7 +75,6 @@ class CityState:
     housing_cost: np.ndarray  # yuan per m2
     jobs: np.ndarray  # migrant jobs (agents)
     find_prob: np.ndarray
-    public_school_share: np.ndarray
     services: np.ndarray  # utility of public services open to a non-hukou newcomer
     quota_left: np.ndarray  # points quota left this year (agents)
     # -- plan levers (set by init_levers) ------------------------------------------------------
@@ -243,7 +242,6 @@ class CityState:
             housing_cost=housing,
             jobs=np.maximum(migrant_workers.astype(np.float64), 1.0),
             find_prob=np.full(n, scenario.behaviour.job_finding),
-            public_school_share=np.full(n, 0.85),  # unused by the engine since seats decide (kept for reference)
             services=np.zeros(n),
             quota_left=np.zeros(n),
         )

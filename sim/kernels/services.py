@@ -26,7 +26,8 @@ from numba import njit, prange
 
 from sim.kernels import CHUNK
 from sim.kernels.labour import is_migrant
-from sim.kernels.migration import go_home
+from sim.kernels.migration import HOME, RENTED, go_home
+from sim.population import ROLE_CHILD
 from sim.rng import uniform
 
 SCHOOL_NONE, SCHOOL_HOME, SCHOOL_LEFT_BEHIND, SCHOOL_PUBLIC, SCHOOL_PRIVATE = 0, 1, 2, 3, 4
@@ -34,8 +35,6 @@ SCHOOL_AGE_MIN, SCHOOL_AGE_MAX = 3, 15
 COMPULSORY_AGE_MIN = 6
 COMPULSORY, PRESCHOOL = 0, 1  # seat levels (rows of the seats array)
 MAX_MONTHS = 65535
-ROLE_CHILD = 2
-RENTED = 1  # housing code (sim.kernels.migration)
 
 
 @njit(inline="always", cache=True)
@@ -111,7 +110,7 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
         if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
             continue
         h = head_of[household[i]]
-        if h < 0 or urban[h] == 0 or housing[h] == 0 or not _head_away(i, h, city, urban):
+        if h < 0 or urban[h] == 0 or housing[h] == HOME or not _head_away(i, h, city, urban):
             continue
         if uniform(key, i, 0) < bring_prob * seat_chance[city[h]]:
             with_head[i] = 1

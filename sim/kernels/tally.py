@@ -9,6 +9,7 @@ from numba import njit, prange
 
 from sim.kernels import CHUNK
 from sim.kernels.labour import is_migrant
+from sim.kernels.migration import AFFORDABLE
 from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
 
 STOCKS = (
@@ -32,7 +33,6 @@ STOCKS = (
  CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND, WORKING_AGE, SKILLED, AFFORDABLE_HOUSED) = range(len(STOCKS))
 SKILLED_MIN_LEVEL = 2  # vocational certificate or more
 WORKING_AGE_MIN, WORKING_AGE_MAX = 16, 59
-AFFORDABLE_CODE = 2  # housing code of affordable rental (sim.population.FIELDS)
 INSURED_MIN_MONTHS = 12
 
 
@@ -61,7 +61,7 @@ def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_
                     t[INTERPROV, k] += 1
             if WORKING_AGE_MIN <= age[i] <= WORKING_AGE_MAX:
                 t[WORKING_AGE, k] += 1
-            if housing[i] == AFFORDABLE_CODE:
+            if housing[i] == AFFORDABLE:
                 t[AFFORDABLE_HOUSED, k] += 1
             if employed[i]:
                 t[WORKERS, k] += 1
