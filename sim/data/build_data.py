@@ -403,7 +403,7 @@ def build_cities(census: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             pops = df.loc[pref, "pop_2020"].to_numpy()
             logit = np.log(s10 / (1 - s10))
 
-            def f(delta):
+            def f(delta, pops=pops, logit=logit, resid=resid):
                 return (pops / (1 + np.exp(-(logit + delta)))).sum() - resid
 
             delta = brentq(f, -5, 5)
@@ -483,7 +483,7 @@ def build_cities(census: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def build_provinces(cities: pd.DataFrame) -> pd.DataFrame:
     rows = []
     upop = cities.groupby("province_code").urban_pop_2020.sum()
-    for code, (name, en, region, pop, share, status, inc) in PROVINCES.items():
+    for code, (name, en, region, pop, _share, status, inc) in PROVINCES.items():
         rows.append(dict(province_code=code, name=name, name_en=en, region=region, pop_2020=pop,
                          urban_share_2020=round(official_urban(code) / pop, 6), status=status,
                          income_urban_2020=inc, urban_pop=upop[code]))
@@ -516,7 +516,8 @@ def build_history() -> pd.DataFrame:
         else:
             src_mw = "MW: facts.md §1 (NBS monitoring survey reports)"
         if 2011 <= y <= 2019:
-            src_pop = "pop/urban: post-2020-census revised series (China Statistical Yearbook 2021; rates per facts.md §2a 'revised' column)"
+            src_pop = ("pop/urban: post-2020-census revised series (China Statistical Yearbook 2021; "
+                       "rates per facts.md §2a 'revised' column)")
         elif y == 2010:
             src_pop = "pop/urban: NBS 2010 (facts.md §2a; census 49.68)"
         else:
@@ -547,9 +548,9 @@ def siler_q(ages, a1, b1, c, a3, b3):
 
 
 def life_expectancy(q):
-    l = np.concatenate([[1.0], np.cumprod(1 - q[:-1])])
-    L = l * (1 - q / 2)
-    L[-1] = l[-1] / max(-math.log(max(1 - q[-1], 1e-9)), 1e-9)  # open 100+ interval
+    alive_at = np.concatenate([[1.0], np.cumprod(1 - q[:-1])])
+    L = alive_at * (1 - q / 2)
+    L[-1] = alive_at[-1] / max(-math.log(max(1 - q[-1], 1e-9)), 1e-9)  # open 100+ interval
     return L.sum()
 
 
@@ -558,7 +559,7 @@ def build_demography() -> tuple[pd.DataFrame, dict]:
     shape = np.array(AGE5_SHAPE) * 1e6
     groups = [(0, 3), (3, 12), (12, 13), (13, 21)]
     targets = [CENSUS_0_14, CENSUS_15_59, CENSUS_60P - CENSUS_65P, CENSUS_65P]
-    for (a, b), t in zip(groups, targets):
+    for (a, b), t in zip(groups, targets, strict=True):
         shape[a:b] *= t / shape[a:b].sum()
     # mean-preserving single-year split: monotone PCHIP on the cumulative distribution
     edges = np.arange(0, 105, 5)  # 0,5,...,100
@@ -581,15 +582,16 @@ def build_demography() -> tuple[pd.DataFrame, dict]:
         c, b3 = SILER[sex]["c"], SILER[sex]["b3"]
         b1 = 3.5
         # a1 so that q0 matches; then a3 so that e0 matches (a1 re-solved each time)
-        def solve(a3):
-            a1 = brentq(lambda a1: siler_q([0], a1, b1, c, a3, b3)[0] - Q0_TARGET[sex], 1e-9, 1.0)
-            return a1
-        def e0_gap(log_a3):
+        def solve(a3, b1=b1, c=c, b3=b3, sex=sex):
+            return brentq(lambda x: siler_q([0], x, b1, c, a3, b3)[0] - Q0_TARGET[sex], 1e-9, 1.0)
+
+        def e0_gap(log_a3, b1=b1, c=c, b3=b3, sex=sex, solve=solve):
             a3 = math.exp(log_a3)
             a1 = solve(a3)
             qq = siler_q(ages, a1, b1, c, a3, b3)
             qq[-1] = 1.0 - math.exp(-(a3 * math.exp(b3 * 100) + c))  # 100+: annual hazard at 100
             return life_expectancy(np.minimum(qq, 1.0)) - E0_TARGET[sex]
+
         la3 = brentq(e0_gap, math.log(1e-7), math.log(5e-4))
         a3 = math.exp(la3)
         a1 = solve(a3)
@@ -634,9 +636,12 @@ MP_SRC = {
     2019: "NBS 2019 农民工监测调查报告 via Xinhua reprint http://duoerfu888.com/2020/0502/342720.html (facts.md §1)",
     2020: "NBS 2020 report via CNS http://www.syhzkj.cn/guonei/2021/0506/26303.html (facts.md §1)",
     2021: "NBS 2021 report http://news.cpd.com.cn/n18151/202204/t20220429_1027711.html (facts.md §1)",
-    2022: "NBS 2022 report (stats.gov.cn/sj/zxfb/202304/t20230427_1939124.html) mirrored at https://wxc.luwanzi.com/myblog/29065/202310/12118.html (facts.md §1)",
-    2023: "NBS 2023 report https://www.chinareport.com.cn/archives/55801 ; http://www.yyjob.cn/07191706.html (facts.md §1, §8)",
-    2024: "NBS 2024 report via http://xzqh.info/lt/read.php?tid=190084 ; https://www.farmer.com.cn/2025/05/01/99986067.html (facts.md §1, §8)",
+    2022: ("NBS 2022 report (stats.gov.cn/sj/zxfb/202304/t20230427_1939124.html) mirrored at "
+           "https://wxc.luwanzi.com/myblog/29065/202310/12118.html (facts.md §1)"),
+    2023: ("NBS 2023 report https://www.chinareport.com.cn/archives/55801 ; http://www.yyjob.cn/07191706.html "
+           "(facts.md §1, §8)"),
+    2024: ("NBS 2024 report via http://xzqh.info/lt/read.php?tid=190084 ; "
+           "https://www.farmer.com.cn/2025/05/01/99986067.html (facts.md §1, §8)"),
 }
 
 
@@ -665,16 +670,16 @@ def build_migrant_profile() -> pd.DataFrame:
     edu = {2020: (1.0, 14.7, 55.4, 16.7, 12.2), 2021: (0.8, 13.7, 56.0, 17.0, 12.6),
            2023: (0.8, 13.8, 52.1, 17.5, 15.8)}
     for y, vals in edu.items():
-        for k, v in zip(["edu_none", "edu_primary", "edu_junior", "edu_senior", "edu_college_plus"], vals):
+        for k, v in zip(["edu_none", "edu_primary", "edu_junior", "edu_senior", "edu_college_plus"], vals, strict=True):
             add(y, k, round(v / 100, 4), "fraction")
     totals = {2021: 29251, 2022: 29562, 2023: 29753}
     dest = {2021: (15438, 6571, 6280, 894), 2022: (15447, 6771, 6436, 843), 2023: (15277, 6982, 6552, 872)}
     orig = {2021: (10282, 9726, 8248, 995), 2022: (10403, 9852, 8351, 956), 2023: (10484, 9904, 8367, 998)}
     for y in dest:
-        for reg, v in zip(["east", "central", "west", "northeast"], dest[y]):
+        for reg, v in zip(["east", "central", "west", "northeast"], dest[y], strict=True):
             add(y, f"dest_share_{reg}", round(v / totals[y], 4), "fraction of all migrant workers",
                 f"computed {v}万/{totals[y]}万; remainder works abroad/unallocated")
-        for reg, v in zip(["east", "central", "west", "northeast"], orig[y]):
+        for reg, v in zip(["east", "central", "west", "northeast"], orig[y], strict=True):
             add(y, f"origin_share_{reg}", round(v / totals[y], 4), "fraction of all migrant workers",
                 f"computed {v}万/{totals[y]}万")
     for y, v in {2019: 0.431, 2020: 0.416, 2021: 0.415, 2022: 0.411, 2023: 0.382, 2024: 0.383}.items():
@@ -684,20 +689,21 @@ def build_migrant_profile() -> pd.DataFrame:
     byorig = {2021: (0.151, 0.566, 0.478, 0.289), 2022: (0.150, 0.556, 0.475, 0.314),
               2023: (0.138, 0.517, 0.445, 0.309), 2024: (0.134, 0.518, 0.446, 0.336)}
     for y, vals in byorig.items():
-        for reg, v in zip(["east", "central", "west", "northeast"], vals):
+        for reg, v in zip(["east", "central", "west", "northeast"], vals, strict=True):
             add(y, f"interprov_share_of_out_origin_{reg}", v, "fraction of out-migrants from region")
     inc = {2019: (3962, None, None), 2020: (4072, None, None), 2021: (4432, 5013, 3878),
            2022: (4615, 5240, 4026), 2023: (4780, 5441, 4131), 2024: (4961, 5634, 4291)}
-    for y, (a, o, l) in inc.items():
+    for y, (a, o, loc) in inc.items():
         add(y, "monthly_income", a, "yuan per month")
         if o:
             add(y, "monthly_income_out", o, "yuan per month")
-            add(y, "monthly_income_local", l, "yuan per month")
+            add(y, "monthly_income_local", loc, "yuan per month")
     add(2023, "monthly_income_east_dest", 5172, "yuan per month")
     for y, v in {2019: 20.4, 2022: 22.6, 2023: 24.0, 2024: 24.7}.items():
         add(y, "living_space_per_capita", v, "m2 per person (进城农民工)")
     add(2023, "children_primary_public_share", 0.901, "fraction of accompanying primary pupils in public schools")
-    add(2023, "children_junior_public_share", 0.910, "fraction of accompanying junior-secondary pupils in public schools")
+    add(2023, "children_junior_public_share", 0.910,
+        "fraction of accompanying junior-secondary pupils in public schools")
     add(2023, "children_compulsory_in_school", 0.997, "fraction of compulsory-age accompanying children")
     add(2024, "children_compulsory_in_school", 0.998, "fraction of compulsory-age accompanying children")
     for y, v in {2022: 0.911, 2023: 0.909, 2024: 0.945}.items():
