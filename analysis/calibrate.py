@@ -9,8 +9,10 @@ Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
   towns (进城农民工, 2021, 2022), compared with the model's migrant workers
   (:func:`sim.synthesis.migrant_worker_mask`). 2023 and 2024 are out-of-sample: :func:`fit_targets`
   refuses them, so they can never enter the objective.
-* **Parameters** (``FITTED``): the monthly migration hazard of rural heads, the return hazard, the
-  settlement take-up and the reclassification rate of rural areas, searched in log space within bounds.
+* **Parameters** (``FITTED``): the monthly hazards of leaving home (rural heads with their family, adult
+  children on their own), the return hazard, the settlement take-up, the reclassification rate of rural
+  areas and the 2022 mobility shock (the COVID-19 movement restrictions, a multiplier on the hazards of
+  leaving home and of onward moves in 2022 only), searched in log space within bounds.
 * **Objective**: residuals scaled by the tolerance we aim at (``SCALE``: 0.1 pp of resident
   urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers), averaged over a few seeds with
   common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
@@ -38,7 +40,7 @@ import yaml
 
 from sim.inputs import load_history
 from sim.policy import Behaviour, Scenario
-from sim.scenario_io import CALIBRATED, load_scenario
+from sim.scenario_io import CALIBRATED, calibrated_defaults, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKTEST_SCENARIO = ROOT / "scenarios" / "backtest-2020.yaml"
@@ -49,13 +51,40 @@ METRICS = ("resident_rate", "hukou_rate", "migrant_workers")
 HISTORY_COLUMN = {"resident_rate": "resident_rate", "hukou_rate": "hukou_rate", "migrant_workers": "migrant_in_towns"}
 #: residual scale: absolute for rates, relative for migrant workers
 SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01}
-#: fitted Behaviour fields -> (lower, upper) bounds
+#: forward-difference step in log space: wide enough to span many whole agents at a coarse scale, so
+#: that the Jacobian sees the trend rather than the graininess of a finite population
+DIFF_STEP = 0.15
+SHOCK_PREFIX = "mobility_shocks."
+#: fitted parameters -> (lower, upper) bounds: Behaviour fields, and ``mobility_shocks.<year>`` factors
 FITTED: dict[str, tuple[float, float]] = {
     "migrate_hazard": (5e-4, 0.05),
+    "leave_home_hazard": (5e-4, 0.05),
     "return_hazard": (2e-4, 0.03),
     "settle_takeup": (1e-3, 0.2),
     "reclassify_rate": (5e-5, 0.005),
+    f"{SHOCK_PREFIX}2022": (0.05, 1.5),
 }
+
+
+def default_value(name: str) -> float:
+    """The uncalibrated value of a fitted parameter: the Behaviour default, or no shock (1)."""
+    return 1.0 if name.startswith(SHOCK_PREFIX) else float(Behaviour.model_fields[name].default)
+
+
+def calibrated_values(path: Path = CALIBRATED) -> dict[str, float]:
+    """The fitted parameters as they stand in ``calibrated.yaml`` (only those present)."""
+    defaults = calibrated_defaults(path)
+    flat = {**defaults.get("behaviour", {}),
+            **{f"{SHOCK_PREFIX}{year}": v for year, v in defaults.get("mobility_shocks", {}).items()}}
+    return {name: float(flat[name]) for name in FITTED if name in flat}
+
+
+def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
+    """``scenario`` with fitted parameters set: Behaviour fields and ``mobility_shocks.<year>`` factors."""
+    shocks = {int(k[len(SHOCK_PREFIX):]): v for k, v in values.items() if k.startswith(SHOCK_PREFIX)}
+    behaviour = {k: v for k, v in values.items() if not k.startswith(SHOCK_PREFIX)}
+    return scenario.model_copy(update={"behaviour": scenario.behaviour.model_copy(update=behaviour),
+                                       "mobility_shocks": {**scenario.mobility_shocks, **shocks}})
 
 
 def fit_targets(history: pd.DataFrame, years: Sequence[int] = FIT_YEARS) -> pd.DataFrame:
@@ -152,18 +181,16 @@ class Objective:
     names: Sequence[str] = tuple(FITTED)
     evaluations: list[dict] = field(default_factory=list)
 
-    def scenario(self, behaviour: Behaviour, seed: int) -> Scenario:
-        return self.base.model_copy(update={"behaviour": behaviour, "seed": seed, "scale": self.scale})
-
-    def behaviour(self, values: dict[str, float]) -> Behaviour:
-        return self.base.behaviour.model_copy(update=values)
-
     pool: object | None = None  # a concurrent.futures executor running one seed per task
 
-    def table(self, behaviour: Behaviour) -> pd.DataFrame:
-        """Mean simulated value per target over the seeds, joined with the official values."""
+    def scenario(self, values: dict[str, float], seed: int) -> Scenario:
+        return with_values(self.base, values).model_copy(update={"seed": seed, "scale": self.scale})
+
+    def table(self, values: dict[str, float]) -> pd.DataFrame:
+        """Mean simulated value per target over the seeds (fitted parameters set to ``values``), joined
+        with the official values."""
         years = sorted(self.targets["year"].unique())
-        scenarios = [self.scenario(behaviour, s) for s in self.seeds]
+        scenarios = [self.scenario(values, s) for s in self.seeds]
         if self.pool is not None:
             runs = list(self.pool.map(_simulate_task, [(sc, years) for sc in scenarios]))
         else:
@@ -173,7 +200,7 @@ class Objective:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         values = dict(zip(self.names, np.exp(x).tolist(), strict=True))
-        r = residuals(self.table(self.behaviour(values)))
+        r = residuals(self.table(values))
         self.evaluations.append({**values, "loss": float(r @ r)})
         return r
 
@@ -185,7 +212,8 @@ class _BudgetSpent(Exception):
 @dataclass
 class CalibrationResult:
     values: dict[str, float]
-    start_values: dict[str, float]
+    start_values: dict[str, float]  # where the search started
+    default_values: dict[str, float]  # the uncalibrated code defaults (loss_before, table_before)
     loss_before: float
     loss_after: float
     table_before: pd.DataFrame
@@ -200,6 +228,9 @@ def calibrate(scale: int = 10_000, seeds: Sequence[int] = (1, 2), max_evals: int
               scenario_path: Path = BACKTEST_SCENARIO, start: dict[str, float] | None = None,
               workers: int = 2, log: Callable[[str], None] | None = None) -> CalibrationResult:
     """Fit ``FITTED`` to the fitting years from the backtest start; see the module docstring.
+
+    The search starts from ``start`` (missing names: the code defaults); the fit before calibration
+    (``loss_before``, ``table_before``) is always that of the code defaults.
 
     ``workers`` processes run the seeds of each evaluation side by side (1: in this process).
     """
@@ -216,8 +247,9 @@ def _calibrate(scale, seeds, max_evals, scenario_path, start, pool, log) -> Cali
 
     t0 = time.perf_counter()
     base = load_scenario(scenario_path, calibrated=False)
-    start_values = {k: float(getattr(Behaviour(), k)) for k in FITTED} if start is None else dict(start)
-    base = base.model_copy(update={"behaviour": Behaviour(**{**base.behaviour.model_dump(), **start_values})})
+    defaults = {k: default_value(k) for k in FITTED}
+    start_values = {**defaults, **(start or {})}
+    base = with_values(base, start_values)
     obj = Objective(base, fit_targets(load_history()), list(seeds), scale, pool=pool)
     lo = np.log([FITTED[k][0] for k in obj.names])
     hi = np.log([FITTED[k][1] for k in obj.names])
@@ -234,20 +266,20 @@ def _calibrate(scale, seeds, max_evals, scenario_path, start, pool, log) -> Cali
         return r
 
     try:
-        fit = least_squares(fun, x0, bounds=(lo, hi), method="trf", diff_step=0.05, x_scale=1.0,
+        fit = least_squares(fun, x0, bounds=(lo, hi), method="trf", diff_step=DIFF_STEP, x_scale=1.0,
                             xtol=1e-3, ftol=1e-4)
         message = fit.message
     except _BudgetSpent:
         message = f"evaluation budget ({max_evals}) spent"
     if log is not None:
         log(f"optimiser stopped: {message}")
-    first = obj.evaluations[0]["loss"]
     best = min(range(len(obj.evaluations)), key=lambda i: obj.evaluations[i]["loss"])
     values = {k: float(obj.evaluations[best][k]) for k in obj.names}
-    before = obj.table(obj.behaviour(start_values))
-    after = obj.table(obj.behaviour(values))
-    return CalibrationResult(values, start_values, first, obj.evaluations[best]["loss"], before, after,
-                             obj.evaluations, time.perf_counter() - t0, scale, list(seeds))
+    before = obj.table(defaults)  # the uncalibrated fit, whatever the search started from
+    r = residuals(before)
+    after = obj.table(values)
+    return CalibrationResult(values, start_values, defaults, float(r @ r), obj.evaluations[best]["loss"], before,
+                             after, obj.evaluations, time.perf_counter() - t0, scale, list(seeds))
 
 
 def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path:
@@ -258,7 +290,9 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
                  "simulated": round(float(r.simulated), 6)} for r in table.itertuples()]
 
     payload = {
-        "behaviour": {k: float(f"{v:.6g}") for k, v in result.values.items()},
+        "behaviour": {k: float(f"{v:.6g}") for k, v in result.values.items() if not k.startswith(SHOCK_PREFIX)},
+        "mobility_shocks": {int(k[len(SHOCK_PREFIX):]): float(f"{v:.6g}") for k, v in result.values.items()
+                            if k.startswith(SHOCK_PREFIX)},
         "method": {
             "command": "citizensim calibrate",
             "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
@@ -276,13 +310,15 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
         "fit": {
             "loss_uncalibrated": round(result.loss_before, 4),
             "loss_calibrated": round(result.loss_after, 4),
-            "uncalibrated_values": {k: float(f"{v:.6g}") for k, v in result.start_values.items()},
+            "uncalibrated_values": {k: float(f"{v:.6g}") for k, v in result.default_values.items()},
+            "search_started_from": {k: float(f"{v:.6g}") for k, v in result.start_values.items()},
             "targets_uncalibrated": rows(result.table_before),
             "targets_calibrated": rows(result.table_after),
         },
     }
-    header = ("# Behavioural parameters fitted by `citizensim calibrate` (analysis/calibrate.py); the defaults of\n"
-              "# every scenario (sim/scenario_io.py merges `behaviour:` under a scenario file's own values).\n"
+    header = ("# Behavioural parameters and historical mobility shocks fitted by `citizensim calibrate`\n"
+              "# (analysis/calibrate.py); the defaults of every scenario (sim/scenario_io.py merges `behaviour:` and\n"
+              "# `mobility_shocks:` under a scenario file's own values).\n"
               "# Fitted on 2021-2022 only; 2023-2024 are out-of-sample. See sim/data/PROVENANCE.md.\n")
     Path(path).write_text(header + yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return Path(path)

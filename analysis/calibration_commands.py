@@ -26,18 +26,21 @@ def calibrate(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes running seeds side by side.")] = 2,
     out: Annotated[Path | None, typer.Option(help="Where to write the fitted values "
                                                   "(default: sim/data/calibrated.yaml).")] = None,
+    from_defaults: Annotated[bool, typer.Option(help="Start the search from the code defaults instead of the "
+                                                     "values in sim/data/calibrated.yaml.")] = False,
 ) -> None:
     """Fit the behavioural parameters to NBS history 2021-2022 from the end-2020 state.
 
     Resident urbanization 2021-2022, hukou urbanization 2021 and migrant workers in towns 2021-2022;
-    2023-2024 are out-of-sample and never fitted. Writes sim/data/calibrated.yaml, the default behaviour
-    of every scenario.
+    2023-2024 are out-of-sample and never fitted. The search starts from the current calibrated values
+    (a refit after a model change), or with --from-defaults from the code defaults. Writes
+    sim/data/calibrated.yaml, the default behaviour of every scenario.
     """
     try:
         import scipy.optimize  # noqa: F401
     except ImportError:
         fail("calibrate needs scipy: pip install scipy (or the test extras: pip install -e '.[test]')")
-    from analysis.calibrate import FITTED, write_calibrated
+    from analysis.calibrate import FITTED, calibrated_values, write_calibrated
     from analysis.calibrate import calibrate as run_calibration
     from sim.scenario_io import CALIBRATED
 
@@ -49,13 +52,15 @@ def calibrate(
         fail(f"option --seeds: expected comma-separated non-negative integers, got {seeds!r}")
     err_console.print(f"calibrating {', '.join(FITTED)} at 1 agent = {scale} persons, seeds {seed_list}, "
                       f"at most {max_evals} evaluations", highlight=False)
-    result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers,
+    start = None if from_defaults else calibrated_values()
+    result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers, start=start,
                              log=lambda line: err_console.print(line, highlight=False))
     path = write_calibrated(result, out or CALIBRATED)
     console.print(f"loss {result.loss_before:.3f} (uncalibrated) -> {result.loss_after:.3f} (calibrated) "
                   f"in {result.seconds:.0f} s", highlight=False)
     for name, value in result.values.items():
-        console.print(f"  {name}: {result.start_values[name]:.6g} -> {value:.6g}", highlight=False)
+        console.print(f"  {name}: {result.default_values[name]:.6g} (default), {result.start_values[name]:.6g} "
+                      f"(start) -> {value:.6g}", highlight=False)
     t = result.table_after.merge(result.table_before[["year", "metric", "simulated"]], on=["year", "metric"],
                                  suffixes=("", "_uncalibrated"))
     typer.echo(t.to_string(index=False))

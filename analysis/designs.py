@@ -260,13 +260,13 @@ class Sweep:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _calibrated_behaviour() -> dict:
-    """The fitted behaviour that ``load_scenario`` puts under every scenario ({} if there is none)."""
+def _calibrated_defaults() -> dict:
+    """The fitted values that ``load_scenario`` puts under every scenario ({} if there are none)."""
     try:
-        from sim.scenario_io import calibrated_behaviour
+        from sim.scenario_io import calibrated_defaults
     except ImportError:  # an engine without calibration
         return {}
-    return calibrated_behaviour()
+    return calibrated_defaults()
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -284,7 +284,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         base_raw = resolve_raw(base_path)
         if spec.calibrated:
-            base_raw = deep_merge({"behaviour": _calibrated_behaviour()}, base_raw)
+            base_raw = deep_merge(_calibrated_defaults(), base_raw)
         base_raw = deep_merge(base_raw, {k: v for k, v in (("scale", spec.scale), ("months", spec.months))
                                          if v is not None})
         base_raw.pop("extends", None)

@@ -235,10 +235,10 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def _defaults() -> dict:
     """The reference settings: the default (status-quo) levers and the calibrated behaviour that every
     scenario file starts from (sim/data/calibrated.yaml, when there is one)."""
-    from analysis.designs import _calibrated_behaviour
+    from analysis.designs import _calibrated_defaults
     from sim.policy import Scenario
 
-    sc = Scenario.model_validate({"name": "defaults", "behaviour": _calibrated_behaviour()})
+    sc = Scenario.model_validate({"name": "defaults", **_calibrated_defaults()})
     return _flatten({k: v for k, v in sc.model_dump(mode="json").items() if k in ("policy", "behaviour")})
 
 

@@ -24,14 +24,17 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
    which, with the land quotas that follow urban growth, enter the capacity pipeline;
 2. capacity whose construction lag has passed opens (seats, affordable places);
 3. deaths; a household whose head died is headed by the next living member of its block (the members
-   present at the last new year, in row order after the dead head), or by nobody until January;
+   present at the last new year who have not left home since, in row order after the dead head), or by
+   nobody until January;
 4. births (women by age): the newborn joins its mother's household, place and hukou;
 5. labour: working-age migrants lose or find jobs (job finding rises with skill) and train (skill + 1
    up to 2, with the city's training probability);
 6. migration of rural-hukou heads (leave home, return - with the plan's retention factors and the
    injury returns of uncovered gig workers -, or move on), destinations from the logit per
-   origin x skill x family-with-school-age-children; then members living with their head take its
-   place and residence record when they are not where the head is;
+   origin x skill x family-with-school-age-children; working-age adult children at home leave on their
+   own and head a new household (ids issued after all existing ones); the hazards of leaving home and
+   of moving on are multiplied by the scenario's mobility shock of the year; then members living with
+   their head take its place and residence record when they are not where the head is;
 7. settlement: heads in open and relaxed cities who meet the conditions (and, without registration at
    habitual residence, hold a permit) settle with the take-up probability (lower for landholders unless
    rural rights are protected and trusted); in December permit-holding heads in points cities apply and
@@ -55,7 +58,8 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
 
 Which engine: the rules of the engine at commit ``aa605f6`` (the plan's levers of ``f8fd7c8`` and
 ``7ede52f``, monthly head promotion and O(n) compaction of ``f32172e``, the follow-the-head fix of
-``dc0c08e``). The calibrated behaviour (``sim/data/calibrated.yaml``) comes with the engine's scenario.
+``dc0c08e``, leaving home and mobility shocks). The calibrated behaviour (``sim/data/calibrated.yaml``)
+comes with the engine's scenario.
 
 Row order. The engine's serial passes (school seats, affordable housing, the points queue's ties) run in
 row order, so the reference keeps the engine's row order in ``ReferenceModel.rows``: households by id,
@@ -376,14 +380,23 @@ class Person(mesa.Agent):
 
     # -- migration -------------------------------------------------------------------------------
     def move(self) -> None:
-        """A rural-hukou head at home may leave; a renting migrant head may return home or move on."""
-        if not self.is_head or self.hukou_urban or self.age < WORK_AGE_MIN:
+        """A rural-hukou head at home may leave; a renting migrant head may return home or move on; a
+        working-age adult child at home may leave on its own and head a new household."""
+        if self.hukou_urban or self.age < WORK_AGE_MIN:
             return
         m, b = self.model, self.model.behaviour
+        shock = m.scenario.mobility_factor(m.year)  # events such as the 2022 movement restrictions
+        if not self.is_head:
+            if self.role == CHILD and self.housing == HOME and self.age <= WORK_AGE_MAX \
+                    and m.rng.random() < shock * b.leave_home_hazard:
+                m.split_off(self)
+                self.arrive(m.choose_destination(self.origin_city, self.skill, False), "arrivals", self.origin_city)
+                m.flows["home_leavers"][self.city] += 1
+            return
         u = m.rng.random()
         family = self.household.has_school_age_child()
         if self.housing == HOME:
-            if self.age > WORK_AGE_MAX or u >= b.migrate_hazard:
+            if self.age > WORK_AGE_MAX or u >= shock * b.migrate_hazard:
                 return
             self.arrive(m.choose_destination(self.origin_city, self.skill, family), "arrivals", self.origin_city)
             return
@@ -405,7 +418,7 @@ class Person(mesa.Agent):
             self.months_in_city = 0
             self.permit = False
             self.housing = HOME
-        elif not self.employed and u < hazard + injury + b.onward_hazard:
+        elif not self.employed and u < hazard + injury + shock * b.onward_hazard:
             dest = m.choose_destination(self.origin_city, self.skill, family)
             if dest != here.index:
                 self.arrive(dest, "onward_moves", here.index)
@@ -625,6 +638,7 @@ class ReferenceModel(mesa.Model):
             if p.head_of[hid] == i:
                 hh.head = person
         self.people = self.agents_by_type[Person]
+        self.next_household_id = len(p.head_of)  # the engine issues split-off ids from here, in row order
 
         self.flows: defaultdict[str, Counter] = defaultdict(Counter)  # flow -> city -> agents this month
         self.newborns: list[dict] = []
@@ -641,6 +655,10 @@ class ReferenceModel(mesa.Model):
     @property
     def month_of_year(self) -> int:
         return (self.steps - 1) % 12 + 1
+
+    @property
+    def year(self) -> int:
+        return self.scenario.start_year + (self.steps - 1) // 12
 
     def takeup(self, head: Person) -> float:
         return self.takeup_land if head.land else self.takeup_noland
@@ -685,6 +703,18 @@ class ReferenceModel(mesa.Model):
         self.datacollector.collect(self)
         if self.steps >= self.scenario.months:
             self.running = False
+
+    def split_off(self, person: Person) -> None:
+        """``person`` leaves its household's block and heads a new household (next id)."""
+        old = person.household
+        (old.newborns if person in old.newborns else old.block).remove(person)
+        hh = self.households[self.next_household_id] = Household(self.next_household_id, self.rng)
+        self.next_household_id += 1
+        hh.block.append(person)
+        hh.head = person
+        person.household = hh
+        person.role = HEAD
+        person.with_head = True
 
     def new_year(self) -> None:
         for person in self.people:

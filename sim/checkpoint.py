@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.model import CitizenizationModel
 
-FORMAT = 1
+FORMAT = 2
 
 
 class CheckpointError(Exception):

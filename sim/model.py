@@ -29,9 +29,8 @@ from sim import choice
 from sim.cities import CITY_STOCKS, SERVICE_WEIGHTS, City, CityState, permit_probability, service_months
 from sim.geography import Geography
 from sim.inputs import Demography, load_history
-from sim.kernels import demography, housing, labour, migration, n_chunks, select, services, settlement, tally
+from sim.kernels import demography, housing, migration, n_chunks, passes, select, services, settlement, tally
 from sim.policy import Insurance, Scenario
-from sim.population import follow_heads
 from sim.rng import Stream, stream_key
 from sim.scenario_io import load_scenario
 from sim.synthesis import start_margins, synthesize
@@ -40,7 +39,7 @@ FLOWS = ("births", "deaths", "arrivals", "returns", "onward_moves", "interprovin
          "settlements", "points_settlements", "reclassified", "reclassified_hukou",
          "trained", "children_brought", "children_sent_back", "family_joiners", "affordable_allocations",
          "fiscal_rewards", "potential_region_arrivals", "potential_region_reclassified",
-         "metro_internal_arrivals", "metro_satellite_arrivals", "injury_returns")
+         "metro_internal_arrivals", "metro_satellite_arrivals", "injury_returns", "home_leavers")
 
 
 class CitizenizationModel(mesa.Model):
@@ -112,38 +111,33 @@ class CitizenizationModel(mesa.Model):
         if self.month_of_year == 1 and self.steps > 1:
             self._new_year(flows)
         st.deliver_capacity(self.steps)
-        nc = n_chunks(p.n)
-        flows[FLOWS.index("deaths")] = demography.deaths(
-            self._key(Stream.DEATH), cols["alive"], cols["age"], cols["sex"], cols["city"],
-            self._death_prob, p.n, nc, n_cities).sum(axis=0)
+        died, births = demography.deaths_and_birth_counts(
+            self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"], cols["city"],
+            self._death_prob, self.demography.birth_prob, p.n, n_chunks(p.n), n_cities)
+        flows[FLOWS.index("deaths")] = died.sum(axis=0)
         p.promote_heads()
-        self._births(flows)
+        self._births(flows, births)
         cols = p.columns
         nc = n_chunks(p.n)
-        lab = labour.labour_step(self._key(Stream.LABOUR), cols["alive"], cols["age"], cols["urban"],
-                                 cols["hukou_urban"], cols["city"], cols["employed"], cols["skill"], st.find_prob,
-                                 b.job_separation, b.skill_job_finding, st.train_prob, p.n, nc, n_cities).sum(axis=0)
-        flows[FLOWS.index("trained")] = lab[1]
-        self._migrate(flows, nc)
+        self._work_and_move(flows, nc)
         self._settle(flows, nc)
         sv = pol.services
         enrol = b.insurance_enrolment * (b.insurance_limit_uplift if pol.insurance.hukou_limit_removed else 1.0)
-        services.services_step(
+        school_rows, household_rows = passes.services_and_candidates(
             self._key(Stream.PERMIT), cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
             cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["employed"],
-            cols["months_in_city"], cols["permit"], cols["insured_months"], cols["school"], sv.permit_residence_months,
-            permit_probability(sv, b.permit_hazard), min(1.0, enrol), p.n, nc)
-        self._schools(flows)
-        self._housing(flows)
-        region = self.geo.potential_region >= 0
-        rc = settlement.reclassify(
-            self._key(Stream.RECLASSIFY), cols["alive"], cols["urban"], cols["hukou_urban"], cols["hukou_city"],
-            cols["city"], cols["household"], st.reclassify_rate, b.reclassify_hukou_share, p.n, nc,
-            n_cities).sum(axis=0)
+            cols["months_in_city"], cols["permit"], cols["insured_months"], cols["school"], cols["housing"],
+            sv.permit_residence_months, permit_probability(sv, b.permit_hazard), min(1.0, enrol), p.n, nc)
+        self._schools(flows, school_rows)
+        self._housing(flows, household_rows)
+        rc, stocks = passes.share_reclassify_count(
+            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], p.head_of, cols["with_head"],
+            cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["employed"],
+            cols["insured_months"], cols["permit"], cols["school"], cols["housing"], cols["age"], cols["skill"],
+            self.geo.province, st.reclassify_rate, b.reclassify_hukou_share, p.n, nc, n_cities)
         flows[FLOWS.index("reclassified")] = rc[0]
         flows[FLOWS.index("reclassified_hukou")] = rc[1]
-        flows[FLOWS.index("potential_region_reclassified")] = rc[0] * region
-        stocks = self._count_stocks()
+        flows[FLOWS.index("potential_region_reclassified")] = rc[0] * (self.geo.potential_region >= 0)
         for city in self.cities:
             city.update_labour_market(int(stocks[tally.WORKERS, city.index]), self.steps)
         migrants = stocks[tally.MIGRANTS].astype(np.float64)
@@ -186,15 +180,17 @@ class CitizenizationModel(mesa.Model):
                                             services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX,
                                             len(self.people.head_of), self.people.n)
 
-    def _schools(self, flows: np.ndarray | None) -> None:
-        """Seat allocation for migrant children; ``flows=None`` is the initial placement (month 0)."""
+    def _schools(self, flows: np.ndarray | None, rows: np.ndarray | None = None) -> None:
+        """Seat allocation for migrant children over the candidate ``rows``; ``flows=None`` is the initial
+        placement (month 0, candidates found here)."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         pol = self.scenario.policy
         start = flows is None
         renter = 1.0 if pol.housing.renters_equal_services else b.renter_admission_factor
-        rows = select.school_candidates(cols["alive"], cols["age"], cols["school"], services.SCHOOL_AGE_MIN,
-                                        services.SCHOOL_AGE_MAX, services.SCHOOL_PUBLIC, services.SCHOOL_PRIVATE,
-                                        p.n, n_chunks(p.n))
+        if rows is None:
+            rows = select.school_candidates(cols["alive"], cols["age"], cols["school"], services.SCHOOL_AGE_MIN,
+                                            services.SCHOOL_AGE_MAX, services.SCHOOL_PUBLIC,
+                                            services.SCHOOL_PRIVATE, p.n, n_chunks(p.n))
         moved, self._seat_used, self._seat_demand = services.allocate_school_seats(
             self._key(Stream.SCHOOL), rows, cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
             cols["hukou_urban"], cols["urban"], cols["city"], cols["origin_city"], cols["with_head"],
@@ -206,26 +202,24 @@ class CitizenizationModel(mesa.Model):
             flows[FLOWS.index("children_brought")] = moved[0]
             flows[FLOWS.index("children_sent_back")] = moved[1]
 
-    def _housing(self, flows: np.ndarray) -> None:
+    def _housing(self, flows: np.ndarray, rows: np.ndarray) -> None:
+        """Affordable rental places for the households of the candidate ``rows`` (members share the
+        head's housing in the month's last pass)."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         hs = self.scenario.policy.housing
-        rows = select.household_candidates(cols["alive"], cols["household"], p.head_of, cols["housing"],
-                                           housing.RENTED, housing.AFFORDABLE, p.n, n_chunks(p.n))
         _, allocated = housing.allocate_affordable(
             self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
             cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"], cols["insured_months"],
             cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
-            b.affordable_apply, b.affordable_turnover, self.geo.n_cities)
-        housing.share_head_housing(cols["alive"], cols["household"], p.head_of, cols["with_head"], cols["city"],
-                                   cols["housing"], p.n)
+            b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, p.n, self.geo.n_cities)
         flows[FLOWS.index("affordable_allocations")] = allocated
 
-    def _births(self, flows: np.ndarray) -> None:
+    def _births(self, flows: np.ndarray, counts: np.ndarray) -> None:
+        """Write the newborns counted per chunk (``counts``) into new rows."""
         p, demog = self.people, self.demography
         cols = p.columns
         nc = n_chunks(p.n)
         key = self._key(Stream.BIRTH)
-        counts = demography.count_births(key, cols["alive"], cols["age"], cols["sex"], demog.birth_prob, p.n, nc)
         total = int(counts.sum())
         if total == 0:
             return
@@ -240,7 +234,9 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("births")] = np.bincount(cols["city"][p.n:new_n], minlength=self.geo.n_cities)
         p.n = new_n
 
-    def _migrate(self, flows: np.ndarray, nc: int) -> None:
+    def _work_and_move(self, flows: np.ndarray, nc: int) -> None:
+        """Labour market, then moves (leaving home, returns, onward moves), then members follow their head
+        and this month's leavers get households of their own."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         pol, geo = self.scenario.policy, self.geo
         ins = pol.insurance
@@ -266,22 +262,29 @@ class CitizenizationModel(mesa.Model):
         prm[migration.P_GIG_SHARE] = b.gig_share
         prm[migration.P_GIG_COVER] = ins.gig_injury_cover
         prm[migration.P_GIG_INJURY] = b.gig_injury_return
-        moved = migration.migrate(
-            self._key(Stream.MIGRATE), stream_key(self.seed_value, 0, Stream.GIG), cdf, choice.N_SKILL,
-            choice.N_FAMILY, family, cols["alive"], cols["age"], cols["role"], cols["hukou_urban"], cols["household"],
-            cols["origin_city"], cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"],
-            cols["permit"], cols["housing"], cols["insured_months"], geo.province, geo.metro_circle, st.amenity,
-            service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc, geo.n_cities).sum(axis=0)
+        prm[migration.P_LEAVE_HOME] = b.leave_home_hazard
+        shock = self.scenario.mobility_factor(self.year)
+        for k in (migration.P_MIGRATE, migration.P_LEAVE_HOME, migration.P_ONWARD):
+            prm[k] *= shock
+        lab, moved = passes.work_and_move(
+            self._key(Stream.LABOUR), self._key(Stream.MIGRATE), stream_key(self.seed_value, 0, Stream.GIG),
+            cols["alive"], cols["age"], cols["role"], cols["hukou_urban"], cols["household"], cols["origin_city"],
+            cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"], cols["permit"],
+            cols["housing"], cols["insured_months"], st.find_prob, b.job_separation, b.skill_job_finding,
+            st.train_prob, cdf, choice.N_SKILL, choice.N_FAMILY, family, geo.province, geo.metro_circle, st.amenity,
+            service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc, geo.n_cities)
+        flows[FLOWS.index("trained")] = lab[1]
         for name, k in (("arrivals", migration.ARRIVALS), ("returns", migration.RETURNS),
                         ("onward_moves", migration.ONWARD), ("interprovincial_arrivals", migration.INTERPROVINCIAL),
                         ("metro_internal_arrivals", migration.METRO_INTERNAL),
-                        ("injury_returns", migration.INJURY_RETURNS)):
+                        ("injury_returns", migration.INJURY_RETURNS), ("home_leavers", migration.LEFT_HOME)):
             flows[FLOWS.index(name)] = moved[k]
         into = moved[migration.ARRIVALS] + moved[migration.ONWARD]
         flows[FLOWS.index("potential_region_arrivals")] = into * (geo.potential_region >= 0)
         flows[FLOWS.index("metro_satellite_arrivals")] = into * (st.core_of >= 0)
-        follow_heads(p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["city"], cols["urban"],
-                     cols["months_in_city"], cols["permit"], p.n)
+        p.split_leavers(passes.follow_and_find_leavers(
+            p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"], cols["city"], cols["urban"],
+            cols["months_in_city"], cols["permit"], p.n, nc))
 
     def _settle(self, flows: np.ndarray, nc: int) -> None:
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state

@@ -9,7 +9,7 @@ clause of 国发〔2024〕17号 it models (section numbers as in the plan: 二 c
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Strict(BaseModel):
@@ -347,6 +347,10 @@ class Behaviour(Strict):
         0.004, ge=0, le=1, description="Monthly probability that a rural working-age household head "
         "considers moving to a town or city."
     )
+    leave_home_hazard: float = Field(
+        0.004, ge=0, le=1, description="Monthly probability that a rural working-age adult child living at home "
+        "leaves on its own for a town or city (and heads a household of its own)."
+    )
     return_hazard: float = Field(
         0.004, ge=0, le=1, description="Monthly probability that an employed migrant returns to the rural home."
     )
@@ -480,3 +484,20 @@ class Scenario(Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
     policy: Policy = Policy()
     behaviour: Behaviour = Behaviour()
+    mobility_shocks: dict[int, float] = Field(
+        default_factory=dict, description="Calendar year -> multiplier (0 to 5) on the monthly hazards of leaving "
+        "home and of onward moves in that year: events outside the plan, such as the 2022 COVID-19 movement "
+        "restrictions (fitted by calibration). Years outside the run have no effect.",
+        json_schema_extra={"allowed": "a mapping of years 2000 to 2100 to factors from 0 to 5"})
+
+    @field_validator("mobility_shocks")
+    @classmethod
+    def _shock_range(cls, shocks: dict[int, float]) -> dict[int, float]:
+        for year, factor in shocks.items():
+            if not 2000 <= year <= 2100 or not 0.0 <= factor <= 5.0:
+                raise ValueError(f"year {year}: factor {factor} is out of range")
+        return shocks
+
+    def mobility_factor(self, year: int) -> float:
+        """Multiplier on the hazards of leaving home and of onward moves in calendar ``year``."""
+        return float(self.mobility_shocks.get(year, 1.0))

@@ -7,7 +7,10 @@ row (``alive == 0``) until :meth:`People.compact` removes them once a year.
 
 Households are contiguous blocks of rows (head first) after construction and after every compaction,
 so a family's members are adjacent in memory; ``head_of[household]`` gives the row of each
-household's head, which is how members follow the head when the family moves or settles.
+household's head, which is how members follow the head when the family moves or settles. An adult
+child who leaves home (:mod:`sim.kernels.migration`) heads a new household with a new id
+(:meth:`People.split_leavers`); its row stays where it is until the next compaction, so household ids
+of ``split_base`` or more mark rows that sit inside another family's block.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class People:
     columns: dict[str, np.ndarray]
     n: int
     head_of: np.ndarray  # int32 row of the head of each household id
+    split_base: int = 0  # household ids from here on were split off since the last compaction
+    block_rows: int = 0  # rows in household blocks at the last compaction; the rest are newborns since
 
     @classmethod
     def empty(cls, capacity: int) -> People:
@@ -112,7 +117,16 @@ class People:
     def promote_heads(self) -> None:
         """Give households whose head died a new head (the next living member of the block)."""
         _promote_heads(self.head_of, self.columns["household"], self.columns["role"], self.columns["alive"],
-                       self.n)
+                       self.n, self.split_base)
+
+    def split_leavers(self, rows: np.ndarray) -> None:
+        """Give each adult child who left home this month (``rows``, ascending; :func:`is_leaver`) a
+        household of its own. New ids are issued in row order, so they do not depend on the thread count."""
+        if len(rows):
+            cols = self.columns
+            cols["household"][rows] = np.arange(len(self.head_of), len(self.head_of) + len(rows), dtype=np.int32)
+            cols["with_head"][rows] = 1
+            self.head_of = np.concatenate((self.head_of, rows.astype(np.int32)))
 
     def rebuild_heads(self) -> None:
         """Recompute ``head_of`` and promote a new head in households whose head died."""
@@ -120,6 +134,8 @@ class People:
         self.head_of = _rebuild_heads(
             self.columns["household"], self.columns["role"], self.columns["alive"], self.n, n_households
         )
+        self.split_base = n_households  # blocks are contiguous again (or were never split)
+        self.block_rows = self.n
 
     def view(self) -> dict[str, np.ndarray]:
         """The rows in use, as a dict of array views (for tests and analysis)."""
@@ -165,31 +181,43 @@ def _compaction_order(household, alive, head_of, n, n_households):
 
 
 @njit(parallel=True, cache=True)
-def _promote_heads(head_of, household, role, alive, n):
-    """Where a head died, the next living row of its household block becomes head (else -1)."""
+def _promote_heads(head_of, household, role, alive, n, split_base):
+    """Where a head died, the next living row of its household block becomes head (else -1).
+
+    The block ends at the first row of another household, except rows split off since the last
+    compaction (ids >= ``split_base``), which sit inside their old family's block and are skipped.
+    """
     for h in prange(len(head_of)):
         j = head_of[h]
         if j < 0 or alive[j]:
             continue
         head_of[h] = -1
         k = j + 1
-        while k < n and household[k] == h:
-            if alive[k]:
+        while k < n and (household[k] == h or household[k] >= split_base):
+            if household[k] == h and alive[k]:
                 head_of[h] = k
                 role[k] = 0
                 break
             k += 1
 
 
-@njit(parallel=True, cache=True)
-def follow_heads(head_of, household, with_head, alive, city, urban, months_in_city, permit, n):
-    """Members living with their head share its location and residence record."""
-    for i in prange(n):
-        head = head_of[household[i]]
-        h = max(head, 0)
-        # One rarely-true branch: members almost always are where their head is already.
-        if (head >= 0) & alive[i] & with_head[i] & ((city[i] != city[h]) | (urban[i] != urban[h])):
-            city[i] = city[h]
-            urban[i] = urban[h]
-            months_in_city[i] = months_in_city[h]
-            permit[i] = permit[h]
+@njit(inline="always", cache=True)
+def follow_head(i, head_of, household, with_head, alive, role, city, urban, months_in_city, permit):
+    """A member living with its head, where the head is not, takes the head's place and residence
+    record. Rows with the head role never follow (this month's leavers still carry their old household)."""
+    head = head_of[household[i]]
+    h = max(head, 0)
+    # One rarely-true branch: members almost always are where their head is already.
+    if (head >= 0) & alive[i] & with_head[i] & (role[i] != ROLE_HEAD) & \
+            ((city[i] != city[h]) | (urban[i] != urban[h])):
+        city[i] = city[h]
+        urban[i] = urban[h]
+        months_in_city[i] = months_in_city[h]
+        permit[i] = permit[h]
+
+
+@njit(inline="always", cache=True)
+def is_leaver(i, alive, role, household, head_of):
+    """A living row with the head role that is not its household's head: an adult child who left home
+    this month (marked by the migration kernel) and awaits :meth:`People.split_leavers`."""
+    return (role[i] == ROLE_HEAD) & (alive[i] == 1) & (head_of[household[i]] != i)

@@ -77,6 +77,9 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def allowed_text(info: Any) -> str:
     """'allowed: <type> from a to b' (or the choices, or the type) for a field, from its pydantic constraints."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "allowed" in extra:
+        return f"allowed: {extra['allowed']}"
     lo = hi = None
     for meta in info.metadata:
         if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
@@ -103,6 +106,8 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
         hint = f"; did you mean '{guess[0]}'?" if guess else ""
         return f"{path}: unknown key '{key}' (allowed keys here: {', '.join(names)}){hint}"
     info = owner.model_fields.get(loc[-1]) if owner is not None else None
+    if info is None and loc and loc[0] in Scenario.model_fields:  # inside a mapping field: name the field
+        key, info = str(loc[0]), Scenario.model_fields[loc[0]]
     allowed = f" ({allowed_text(info)})" if info is not None else ""
     value = first.get("input")
     return f"{path}: key '{key}': {first['msg']}, got {value!r}{allowed}"
@@ -111,29 +116,35 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
 CALIBRATED = Path(__file__).resolve().parent / "data" / "calibrated.yaml"
 
 
-def calibrated_behaviour(path: Path | None = None) -> dict:
-    """The fitted behavioural parameters of ``sim/data/calibrated.yaml`` (``{}`` if there is none).
+def calibrated_defaults(path: Path | None = None) -> dict:
+    """What ``sim/data/calibrated.yaml`` puts under every scenario: ``behaviour`` (the fitted behavioural
+    parameters) and ``mobility_shocks`` (fitted historical shocks); ``{}`` if there is no such file.
 
-    They are the defaults of every scenario file: a file's own ``behaviour:`` values override them.
-    Written by ``citizensim calibrate`` (method and fit in the same file; PROVENANCE.md).
+    A scenario file's own values override them. Written by ``citizensim calibrate`` (method and fit in
+    the same file; PROVENANCE.md).
     """
     path = Path(path) if path else CALIBRATED
     if not path.is_file():
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return dict(data.get("behaviour") or {})
+    return {key: dict(data[key]) for key in ("behaviour", "mobility_shocks") if data.get(key)}
+
+
+def calibrated_behaviour(path: Path | None = None) -> dict:
+    """The fitted behavioural parameters of ``sim/data/calibrated.yaml`` (``{}`` if there is none)."""
+    return calibrated_defaults(path).get("behaviour", {})
 
 
 def load_scenario(path: str | Path, calibrated: bool = True, **overrides: Any) -> Scenario:
     """Read, merge and validate a scenario file; ``overrides`` replace top-level keys (e.g. seed).
 
-    With ``calibrated`` (the default) the behaviour of ``sim/data/calibrated.yaml`` lies underneath the
-    file's own ``behaviour:`` values.
+    With ``calibrated`` (the default) the behaviour and mobility shocks of ``sim/data/calibrated.yaml`` lie
+    underneath the file's own values.
     """
     path = Path(path)
     raw = resolve_raw(path)
     if calibrated:
-        raw = deep_merge({"behaviour": calibrated_behaviour()}, raw)
+        raw = deep_merge(calibrated_defaults(), raw)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Scenario.model_validate(raw)

@@ -22,13 +22,15 @@ from analysis.calibrate import (
     OUT_OF_SAMPLE_YEARS,
     Objective,
     calibrate,
+    calibrated_values,
+    default_value,
     fit_targets,
     residuals,
 )
 from sim.cli import app
 from sim.inputs import load_history
 from sim.policy import Behaviour
-from sim.scenario_io import CALIBRATED, calibrated_behaviour, load_scenario
+from sim.scenario_io import CALIBRATED, load_scenario
 
 SCALE = 20_000
 
@@ -49,12 +51,12 @@ def test_out_of_sample_years_are_never_fitted():
 
 
 def test_calibrated_parameters_fit_better_than_defaults():
-    calibrated = calibrated_behaviour()
-    assert set(FITTED) <= set(calibrated)
+    calibrated = calibrated_values()
+    assert set(calibrated) == set(FITTED)
     base = load_scenario(BACKTEST_SCENARIO, calibrated=False)
     obj = Objective(base, fit_targets(load_history()), seeds=[11], scale=SCALE)
-    before = residuals(obj.table(Behaviour()))
-    after = residuals(obj.table(base.behaviour.model_copy(update=calibrated)))
+    before = residuals(obj.table({name: default_value(name) for name in FITTED}))
+    after = residuals(obj.table(calibrated))
     assert after @ after < 0.5 * (before @ before)
 
 
@@ -82,6 +84,9 @@ def test_calibrated_yaml_is_the_scenario_default(tmp_path):
     assert sc.behaviour.migrate_hazard == 0.0123
     assert sc.behaviour.return_hazard == pytest.approx(data["behaviour"]["return_hazard"])
     assert load_scenario(own, calibrated=False).behaviour.return_hazard == Behaviour().return_hazard
+    for year, factor in data["mobility_shocks"].items():
+        assert sc.mobility_factor(year) == pytest.approx(factor)
+    assert load_scenario(own, calibrated=False).mobility_shocks == {}
 
 
 def test_backtest_command_writes_table_and_figure(tmp_path):

@@ -109,3 +109,59 @@ def test_same_seed_same_result_and_different_seed_differs(small_scenario):
     c = run_scenario(small_scenario.model_copy(update={"months": 3, "seed": 99})).series
     pd.testing.assert_frame_equal(a, b)
     assert not np.array_equal(a["value"].to_numpy(), c["value"].to_numpy())
+
+
+def _snapshot(model: CitizenizationModel) -> dict[str, np.ndarray]:
+    return {name: col.copy() for name, col in model.people.view().items()}
+
+
+def test_adult_children_who_leave_home_head_households_of_their_own(small_scenario):
+    """A leaver was a rural adult child at home; it now heads a one-person household in a town or city,
+    every other household keeps its head, and the leavers are counted as arrivals."""
+    model = CitizenizationModel(small_scenario.model_copy(update={"months": 3}))
+    for _ in range(3):
+        before = _snapshot(model)
+        n_households = len(model.people.head_of)
+        model.step()
+        v, head_of = model.people.view(), model.people.head_of
+        n = len(before["alive"])
+        new = np.flatnonzero(v["household"][:n] >= n_households)
+        flows = model.records[-1][1]
+        assert len(new) == int(flows[FLOWS.index("home_leavers")].sum()) > 0
+        assert len(head_of) == n_households + len(new)
+        assert (head_of[n_households:] == new).all()  # issued in row order
+        assert (before["role"][new] == 2).all() and (before["housing"][new] == 0).all()
+        assert (before["hukou_urban"][new] == 0).all() and (before["age"][new] >= 16).all()
+        assert (v["role"][new] == 0).all() and (v["urban"][new] == 1).all() and (v["with_head"][new] == 1).all()
+        assert flows[FLOWS.index("arrivals")].sum() >= len(new)
+        alive = v["alive"] == 1
+        members = np.bincount(v["household"][alive], minlength=len(head_of))
+        assert (members[n_households:] == 1).all()  # nobody follows a leaver
+        heads = head_of[head_of >= 0]
+        assert (v["role"][heads] == 0).all() and (v["household"][heads] == np.flatnonzero(head_of >= 0)).all()
+
+
+def test_no_leaving_home_without_the_hazard(small_scenario):
+    b = small_scenario.behaviour.model_copy(update={"leave_home_hazard": 0.0})
+    model = CitizenizationModel(small_scenario.model_copy(update={"behaviour": b, "months": 3}))
+    n_households = len(model.people.head_of)
+    while model.running:
+        model.step()
+    assert len(model.people.head_of) == n_households
+    assert all(f[FLOWS.index("home_leavers")].sum() == 0 for _, f, _ in model.records)
+
+
+def test_a_mobility_shock_scales_departures_in_its_year_only(small_scenario):
+    """A factor of 0 in the first year stops every departure from home and onward move, but not returns;
+    the second year, without a shock, has departures again."""
+    year = small_scenario.start_year
+    sc = small_scenario.model_copy(update={"months": 14, "mobility_shocks": {year: 0.0}})
+    model = CitizenizationModel(sc)
+    while model.running:
+        model.step()
+    flows = np.array([f.sum(axis=1) for _, f, _ in model.records[1:]])
+    first, second = flows[:12], flows[12:]
+    for name in ("arrivals", "home_leavers", "onward_moves"):
+        assert first[:, FLOWS.index(name)].sum() == 0
+        assert second[:, FLOWS.index(name)].sum() > 0
+    assert first[:, FLOWS.index("returns")].sum() > 0

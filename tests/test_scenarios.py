@@ -44,6 +44,12 @@ def test_out_of_range_value_names_allowed_range(tmp_path):
     assert "behaviour.settle_takeup" in line and "from 0 to 1" in line
 
 
+@pytest.mark.parametrize("shocks", ["{2022: 9}", "{abc: 0.5}", "3", "{1900: 0.5}"])
+def test_bad_mobility_shock_names_key_and_allowed_values(tmp_path, shocks):
+    line = _error_line(tmp_path, f"name: x\nmobility_shocks: {shocks}\n")
+    assert "'mobility_shocks'" in line and "years 2000 to 2100 to factors from 0 to 5" in line
+
+
 def test_wrong_type_is_rejected(tmp_path):
     line = _error_line(tmp_path, "name: x\nmonths: many\n")
     assert "'months'" in line and "int" in line

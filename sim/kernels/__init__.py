@@ -6,9 +6,25 @@ and every random draw comes from :mod:`sim.rng` keyed by the agent row, so resul
 on the number of threads.
 """
 
+import numpy as np
+from numba import njit
+
 CHUNK = 1 << 15
 
 
 def n_chunks(n: int) -> int:
     """Number of ``CHUNK``-row blocks covering ``n`` rows (at least one)."""
     return max(1, (n + CHUNK - 1) // CHUNK)
+
+
+@njit(cache=True)
+def sum_chunks(tally):
+    """Sum of a (chunks x rows x cities) tally over its chunks."""
+    # Scalar loops (not tally.sum(axis=0), not array expressions, which parallel=True would turn into
+    # one parallel region per chunk): much faster to compile and to run.
+    out = np.zeros(tally.shape[1:], np.int64)
+    for c in range(tally.shape[0]):
+        for s in range(tally.shape[1]):
+            for k in range(tally.shape[2]):
+                out[s, k] += tally[c, s, k]
+    return out

@@ -1,7 +1,8 @@
 """Demography: ageing (each January), deaths and births by single year of age.
 
-Births are written in two passes with the same counter-based draws: the first counts births per
-chunk, a prefix sum gives each chunk its first free row, the second writes the newborns. The rows
+Births are written in two passes with the same counter-based draws: the first (fused with deaths)
+counts births per chunk, a prefix sum gives each chunk its first free row, the second writes the
+newborns. The rows
 newborns get therefore do not depend on the thread count.
 
 The per-agent tests are written without data-dependent branches (a draw for every row, combined
@@ -23,21 +24,6 @@ def age_one_year(alive, age, n):
         age[i] += alive[i] & (age[i] < 100)
 
 
-@njit(parallel=True, cache=True)
-def deaths(key, alive, age, sex, city, death_prob, n, n_chunks, n_cities):
-    """Each agent dies with its monthly probability ``death_prob[sex, age]``.
-
-    Returns deaths per chunk x city.
-    """
-    tally = np.zeros((n_chunks, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] & (uniform(key, i, 0) < death_prob[sex[i], age[i]]):
-                alive[i] = 0
-                tally[c, city[i]] += 1
-    return tally
-
-
 @njit(inline="always", cache=True)
 def _gives_birth(key, i, alive, age, sex, birth_prob):
     """Whether row ``i`` gives birth this month (``birth_prob`` is zero outside women's fertile ages)."""
@@ -45,15 +31,24 @@ def _gives_birth(key, i, alive, age, sex, birth_prob):
 
 
 @njit(parallel=True, cache=True)
-def count_births(key, alive, age, sex, birth_prob, n, n_chunks):
-    """Births per chunk (first pass)."""
-    counts = np.zeros(n_chunks, np.int64)
+def deaths_and_birth_counts(death_key, birth_key, alive, age, sex, city, death_prob, birth_prob, n, n_chunks,
+                            n_cities):
+    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then the survivors' births
+    are counted (the first of the two birth passes), in the same pass over the rows.
+
+    Returns (deaths per chunk x city, births per chunk).
+    """
+    died = np.zeros((n_chunks, n_cities), np.int64)
+    births = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
         k = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            k += _gives_birth(key, i, alive, age, sex, birth_prob)
-        counts[c] = k
-    return counts
+            if alive[i] & (uniform(death_key, i, 0) < death_prob[sex[i], age[i]]):
+                alive[i] = 0
+                died[c, city[i]] += 1
+            k += _gives_birth(birth_key, i, alive, age, sex, birth_prob)
+        births[c] = k
+    return died, births
 
 
 @njit(parallel=True, cache=True)

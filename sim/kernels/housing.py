@@ -2,70 +2,113 @@
 
 Each city has a capacity of affordable rental places (persons) open to migrants, which grows with
 the plan's supply, fiscal rewards, land quotas and urban-village renovation (:mod:`sim.cities`).
-:func:`allocate_affordable` runs serially in row order each month, so that occupants never exceed
-places and results do not depend on the thread count:
+:func:`allocate_affordable` admits applicants serially in row order each month, so that occupants
+never exceed places and results do not depend on the thread count:
 
 1. tenants leave for the market with the turnover hazard; the others keep their places;
 2. eligible renting migrant heads (months of residence and of insurance, 将稳定就业生活的农业转移人口纳入
    住房保障) apply with ``apply_prob`` and get places for their co-resident family while places last;
-3. co-resident members take the head's housing status (:func:`share_head_housing`, in parallel).
+3. co-resident members take the head's housing status (:func:`share_head_housing`, in the parallel
+   tally pass of :mod:`sim.kernels.passes`).
 """
 
 import numpy as np
 from numba import njit, prange
 
+from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
+from sim.kernels.select import rows_where
 from sim.rng import uniform
 
 
-@njit(cache=True)
-def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
-                        insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
-                        n_cities):
-    """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
+@njit(inline="always", cache=True)
+def _lives_with_head(i, h, with_head, city):
+    """The head itself, or a member living with it in its city (the family a place houses)."""
+    return h == i or (h >= 0 and with_head[i] == 1 and city[i] == city[h])
 
-    ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
-    (:func:`sim.kernels.select.household_candidates`); no other household can apply or occupy a place.
-    """
-    # 1. sizes of co-resident families, tenants' stay-or-leave draws, and occupied places. A head's
-    #    turnover draw is a pure function of its row, so every member can evaluate it in one pass.
-    size = np.zeros(len(head_of), np.int64)
-    used = np.zeros(n_cities, np.int64)
-    allocated = np.zeros(n_cities, np.int64)
-    for i in rows:
-        h = head_of[household[i]]
-        if not (h == i or (h >= 0 and with_head[i] == 1 and city[i] == city[h])):
-            continue
-        size[household[i]] += 1
-        if housing[h] == AFFORDABLE:
-            if uniform(key, h, 0) < turnover:
-                if h == i:
-                    housing[i] = RENTED
-            else:
-                used[city[i]] += 1
-    for i in rows:  # 2. applicants
-        if alive[i] == 0 or housing[i] != RENTED or head_of[household[i]] != i:
-            continue
-        if not is_migrant(i, alive, urban, hukou_urban):
-            continue
-        if months_in_city[i] < elig_months or insured_months[i] < elig_insured:
-            continue
-        k = city[i]
-        need = size[household[i]]
-        if uniform(key, i, 1) < apply_prob and used[k] + need <= places[k]:
-            housing[i] = AFFORDABLE
-            used[k] += need
-            allocated[k] += need
-    return used, allocated
+
+@njit(cache=True)
+def _family_size(h, alive, household, with_head, city, split_base, block_rows):
+    """The head ``h`` and the living members of its block who live with it. After the last compaction a
+    household's rows follow its head; rows split off since (ids >= ``split_base``) are skipped;
+    newborns since (rows >= ``block_rows``) are counted separately."""
+    hh = household[h]
+    size = 1
+    k = h + 1
+    while k < block_rows and (household[k] == hh or household[k] >= split_base):
+        if household[k] == hh and alive[k] == 1 and with_head[k] == 1 and city[k] == city[h]:
+            size += 1
+        k += 1
+    return size
 
 
 @njit(parallel=True, cache=True)
-def share_head_housing(alive, household, head_of, with_head, city, housing, n):
-    """Members living with their head (same city) take the head's housing status (order-free)."""
-    for i in prange(n):
-        if alive[i] == 0 or with_head[i] == 0:
-            continue
-        h = head_of[household[i]]
-        if h >= 0 and h != i and city[i] == city[h] and housing[i] != housing[h]:
-            housing[i] = housing[h]  # written only when it changes: most months nothing does
+def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
+                        insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
+                        split_base, block_rows, n, n_cities):
+    """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
+
+    ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
+    (marked by :func:`sim.kernels.passes.services_and_candidates`); no other household can apply or
+    occupy a place. Only the capacity check runs serially, over the applicants in row order: the
+    tenants' stay-or-leave draws, the occupied places and the applications are order-free.
+    """
+    n_rows = len(rows)
+    n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)
+    # 1. tenants' stay-or-leave (one draw per head, which every member can evaluate), occupied places,
+    #    and the heads who apply: renting (possibly since a moment ago) eligible migrants.
+    occupied = np.zeros((n_chunks, n_cities), np.int64)
+    applies = np.zeros(n_rows, np.uint8)
+    for c in prange(n_chunks):
+        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
+            i = rows[j]
+            h = head_of[household[i]]
+            if not _lives_with_head(i, h, with_head, city):
+                continue
+            if housing[h] == AFFORDABLE:  # a member may see its head already gone: then it would have left too
+                if uniform(key, h, 0) < turnover:
+                    if h == i:
+                        housing[i] = RENTED
+                else:
+                    occupied[c, city[i]] += 1
+            if h == i and housing[i] == RENTED and is_migrant(i, alive, urban, hukou_urban) \
+                    and months_in_city[i] >= elig_months and insured_months[i] >= elig_insured \
+                    and uniform(key, i, 1) < apply_prob:
+                applies[j] = 1
+    used = sum_chunks(occupied.reshape(n_chunks, 1, n_cities))[0]
+    applicants = rows[rows_where(applies, 1, n_rows, n_chunks)]
+    # 2. the family each applicant needs housed: its block, plus newborns since the last compaction.
+    need = np.zeros(len(applicants), np.int64)
+    for a in prange(len(applicants)):
+        need[a] = _family_size(applicants[a], alive, household, with_head, city, split_base, block_rows)
+    if len(applicants) > 0 and block_rows < n:
+        applicant_of = np.full(len(head_of), -1, np.int64)
+        for a in range(len(applicants)):
+            applicant_of[household[applicants[a]]] = a
+        for k in range(block_rows, n):
+            a = applicant_of[household[k]]
+            if a >= 0 and k != applicants[a] and alive[k] == 1 and with_head[k] == 1 \
+                    and city[k] == city[applicants[a]]:
+                need[a] += 1
+    # 3. places, serially in row order, while they last.
+    allocated = np.zeros(n_cities, np.int64)
+    for a in range(len(applicants)):
+        i = applicants[a]
+        k = city[i]
+        if used[k] + need[a] <= places[k]:
+            housing[i] = AFFORDABLE
+            used[k] += need[a]
+            allocated[k] += need[a]
+    return used, allocated
+
+
+@njit(inline="always", cache=True)
+def share_head_housing(i, alive, household, head_of, with_head, city, housing):
+    """Row ``i``, if it lives with its head (same city), takes the head's housing status (order-free:
+    heads never change here)."""
+    if alive[i] == 0 or with_head[i] == 0:
+        return
+    h = head_of[household[i]]
+    if h >= 0 and h != i and city[i] == city[h] and housing[i] != housing[h]:
+        housing[i] = housing[h]  # written only when it changes: most months nothing does

@@ -8,10 +8,8 @@ chance ``train_prob[city]`` to rise one skill level (to level 2 at most: a vocat
 each skill level above 1 raises job finding by ``skill_find``.
 """
 
-import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from sim.kernels import CHUNK
 from sim.rng import uniform
 
 WORK_AGE_MIN, WORK_AGE_MAX = 16, 59
@@ -24,33 +22,29 @@ def is_migrant(i, alive, urban, hukou_urban):
     return alive[i] == 1 and urban[i] == 1 and hukou_urban[i] == 0
 
 
-@njit(parallel=True, cache=True)
-def labour_step(key, alive, age, urban, hukou_urban, city, employed, skill, find_prob, separation_prob,
-                skill_find, train_prob, n, n_chunks, n_cities):
-    """Job loss/finding and skills training for working-age migrants.
+@njit(inline="always", cache=True)
+def labour_row(key, i, tally, alive, age, urban, hukou_urban, city, employed, skill, find_prob, separation_prob,
+               skill_find, train_prob):
+    """Job loss/finding and skills training of row ``i`` if it is a working-age migrant.
 
-    Returns per chunk x (employed migrant workers, persons trained) x city.
+    Counts into ``tally`` (2 x city): employed migrant workers, persons trained.
     """
-    tally = np.zeros((n_chunks, 2, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not is_migrant(i, alive, urban, hukou_urban):
-                continue
-            if age[i] < WORK_AGE_MIN or age[i] > WORK_AGE_MAX:
-                employed[i] = 0
-                continue
-            k = city[i]
-            u = uniform(key, i, 0)
-            if employed[i]:
-                if u < separation_prob:
-                    employed[i] = 0
-            else:
-                p = find_prob[k] * (1.0 + skill_find * (skill[i] - 1.0))
-                if u < p:
-                    employed[i] = 1
-            if skill[i] < MAX_TRAINED_SKILL and uniform(key, i, 1) < train_prob[k]:
-                skill[i] += 1
-                tally[c, 1, k] += 1
-            if employed[i]:
-                tally[c, 0, k] += 1
-    return tally
+    if not is_migrant(i, alive, urban, hukou_urban):
+        return
+    if age[i] < WORK_AGE_MIN or age[i] > WORK_AGE_MAX:
+        employed[i] = 0
+        return
+    k = city[i]
+    u = uniform(key, i, 0)
+    if employed[i]:
+        if u < separation_prob:
+            employed[i] = 0
+    else:
+        p = find_prob[k] * (1.0 + skill_find * (skill[i] - 1.0))
+        if u < p:
+            employed[i] = 1
+    if skill[i] < MAX_TRAINED_SKILL and uniform(key, i, 1) < train_prob[k]:
+        skill[i] += 1
+        tally[1, k] += 1
+    if employed[i]:
+        tally[0, k] += 1

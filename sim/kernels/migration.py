@@ -4,7 +4,12 @@ Destination choice is a multinomial logit. Utilities are computed once per month
 (origin prefecture x skill x family with school-age children or not) by :mod:`sim.choice`, turned into
 one cumulative distribution per type, and each moving head samples its destination from its type's
 row with one uniform draw and a binary search. Members who live with the head follow it
-(:func:`sim.population.follow_heads`).
+(:func:`sim.population.follow_head`).
+
+Adult children (16-59) at their rural home may also leave on their own, with ``leave_home`` a month:
+the young people who leave their parents' household are most new migrant workers (新生代农民工).
+A leaver chooses like a head without school-age children, is marked with the head role here and gets
+a household of its own from :meth:`sim.population.People.split_leavers`.
 
 The monthly return hazard of a migrant head is the behavioural base rate times the plan-dependent
 factors (docs/levers.md):
@@ -20,21 +25,21 @@ A move to a new city keeps the social-insurance record with probability ``portab
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from sim.kernels import CHUNK
 from sim.kernels.labour import WORK_AGE_MAX, WORK_AGE_MIN
 from sim.rng import uniform
 
 HOME, RENTED, AFFORDABLE, OWNED = 0, 1, 2, 3  # housing codes (sim.population.FIELDS)
-ARRIVALS, RETURNS, ONWARD, INTERPROVINCIAL, METRO_INTERNAL, INJURY_RETURNS = 0, 1, 2, 3, 4, 5
-N_FLOWS = 6
+ARRIVALS, RETURNS, ONWARD, INTERPROVINCIAL, METRO_INTERNAL, INJURY_RETURNS, LEFT_HOME = range(7)
+N_FLOWS = 7
+ROLE_HEAD, ROLE_CHILD = 0, 2  # sim.population role codes
 
 # Indices into the float parameter vector ``prm`` of :func:`migrate` (built by sim.model).
 (P_MIGRATE, P_RETURN, P_RETURN_UNEMPLOYED, P_RETURN_AGE50, P_ONWARD, P_ARRIVE_EMPLOYED, P_PORTABILITY,
  P_COVERAGE, P_SERVICES_RETENTION, P_SKILL_RETURN, P_AFFORDABLE_RETURN, P_RENEWAL_RETENTION, P_GIG_SHARE,
- P_GIG_COVER, P_GIG_INJURY) = range(15)
-N_PARAMS = 15
+ P_GIG_COVER, P_GIG_INJURY, P_LEAVE_HOME) = range(16)
+N_PARAMS = 16
 
 
 @njit(inline="always", cache=True)
@@ -72,6 +77,24 @@ def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing
 
 
 @njit(cache=True)
+def _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, months_in_city, permit, housing,
+                insured_months, province, metro, prm):
+    """Agent ``i`` leaves its rural home for a destination drawn from type ``row``; an adult child who
+    leaves becomes the head of a household of its own (``role`` marked here)."""
+    dest = sample_row(cdf, row, uniform(key, i, 1))
+    _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm)
+    tally[ARRIVALS, dest] += 1
+    if role[i] != ROLE_HEAD:
+        role[i] = ROLE_HEAD
+        tally[LEFT_HOME, dest] += 1
+    home = origin_city[i]
+    if province[dest] != province[home]:
+        tally[INTERPROVINCIAL, dest] += 1
+    if metro[home] >= 0 and metro[home] == metro[dest]:
+        tally[METRO_INTERNAL, dest] += 1
+
+
+@njit(cache=True)
 def go_home(i, origin_city, city, urban, months_in_city, permit, housing):
     """Agent ``i`` goes back to its rural home: residence record and housing start again."""
     city[i] = origin_city[i]
@@ -99,67 +122,63 @@ def is_gig_worker(static_key, i, household, role, employed, gig_share):
     return employed[i] == 1 and uniform(static_key, household[i], 16 + role[i]) < gig_share
 
 
-@njit(parallel=True, cache=True)
-def migrate(key, static_key, cdf, n_skill, n_family, family, alive, age, role, hukou_urban, household, origin_city,
-            city, urban, skill, employed, months_in_city, permit, housing, insured_months, province, metro,
-            amenity, service_months, service_weights, prm, n, n_chunks, n_cities):
-    """One month of moves by rural-hukou household heads; returns flows per chunk x flow x city.
+@njit(inline="always", cache=True)
+def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive, age, role, hukou_urban, household,
+                origin_city, city, urban, skill, employed, months_in_city, permit, housing, insured_months, province,
+                metro, amenity, service_months, service_weights, prm):
+    """This month's move of row ``i``, if any; counts into ``tally`` (flow x city).
 
     Heads at home (rural, or in a home area reclassified urban) may leave; heads renting in a town or
-    city may return home or, when unemployed, move on; heads who bought an urban home stay.
-    ``family[household]`` is 1 for households with children of school age (the choice type).
+    city may return home or, when unemployed, move on; heads who bought an urban home stay; adult
+    children at home may leave on their own. ``family[household]`` is 1 for households with children
+    of school age (the choice type).
     """
-    tally = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0 or role[i] != 0 or hukou_urban[i] == 1:
-                continue
-            if age[i] < WORK_AGE_MIN:
-                continue
-            u = uniform(key, i, 0)
-            row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
-            if housing[i] == HOME:
-                if age[i] > WORK_AGE_MAX or u >= prm[P_MIGRATE]:
-                    continue
-                dest = sample_row(cdf, row, uniform(key, i, 1))
-                prev = origin_city[i]
-                _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm)
-                tally[c, ARRIVALS, dest] += 1
-                if province[dest] != province[origin_city[i]]:
-                    tally[c, INTERPROVINCIAL, dest] += 1
-                if metro[prev] >= 0 and metro[prev] == metro[dest]:
-                    tally[c, METRO_INTERNAL, dest] += 1
-                continue
-            if housing[i] == OWNED:
-                continue
-            here = city[i]
-            hazard = prm[P_RETURN]
-            if employed[i] == 0:
-                hazard *= prm[P_RETURN_UNEMPLOYED]
-            if age[i] >= 50:
-                hazard *= prm[P_RETURN_AGE50]
-            hazard *= np.exp(-prm[P_SKILL_RETURN] * (skill[i] - 1.0))
-            access = service_access(i, permit, months_in_city, service_months, service_weights, prm[P_COVERAGE])
-            hazard *= 1.0 - prm[P_SERVICES_RETENTION] * access
-            if housing[i] == AFFORDABLE:
-                hazard *= prm[P_AFFORDABLE_RETURN]
-            hazard *= max(0.0, 1.0 - prm[P_RENEWAL_RETENTION] * amenity[here])
-            injury = 0.0
-            if is_gig_worker(static_key, i, household, role, employed, prm[P_GIG_SHARE]) and \
-                    uniform(static_key, household[i], 32 + role[i]) >= prm[P_GIG_COVER]:
-                injury = prm[P_GIG_INJURY]
-            if u < hazard + injury:
-                tally[c, RETURNS, here] += 1
-                if u >= hazard:
-                    tally[c, INJURY_RETURNS, here] += 1
-                employed[i] = 0
-                go_home(i, origin_city, city, urban, months_in_city, permit, housing)
-            elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
-                dest = sample_row(cdf, row, uniform(key, i, 1))
-                if dest != here:
-                    _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
-                            prm)
-                    tally[c, ONWARD, dest] += 1
-                    if metro[here] >= 0 and metro[here] == metro[dest]:
-                        tally[c, METRO_INTERNAL, dest] += 1
-    return tally
+    if alive[i] == 0 or hukou_urban[i] == 1 or age[i] < WORK_AGE_MIN:
+        return
+    if role[i] != ROLE_HEAD:
+        if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > WORK_AGE_MAX:
+            return
+        if uniform(key, i, 0) < prm[P_LEAVE_HOME]:
+            _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role,
+                        origin_city, city, urban, employed, months_in_city, permit, housing,
+                        insured_months, province, metro, prm)
+        return
+    u = uniform(key, i, 0)
+    row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
+    if housing[i] == HOME:
+        if age[i] <= WORK_AGE_MAX and u < prm[P_MIGRATE]:
+            _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed,
+                        months_in_city, permit, housing, insured_months, province, metro, prm)
+        return
+    if housing[i] == OWNED:
+        return
+    here = city[i]
+    hazard = prm[P_RETURN]
+    if employed[i] == 0:
+        hazard *= prm[P_RETURN_UNEMPLOYED]
+    if age[i] >= 50:
+        hazard *= prm[P_RETURN_AGE50]
+    hazard *= np.exp(-prm[P_SKILL_RETURN] * (skill[i] - 1.0))
+    access = service_access(i, permit, months_in_city, service_months, service_weights, prm[P_COVERAGE])
+    hazard *= 1.0 - prm[P_SERVICES_RETENTION] * access
+    if housing[i] == AFFORDABLE:
+        hazard *= prm[P_AFFORDABLE_RETURN]
+    hazard *= max(0.0, 1.0 - prm[P_RENEWAL_RETENTION] * amenity[here])
+    injury = 0.0
+    if is_gig_worker(static_key, i, household, role, employed, prm[P_GIG_SHARE]) and \
+            uniform(static_key, household[i], 32 + role[i]) >= prm[P_GIG_COVER]:
+        injury = prm[P_GIG_INJURY]
+    if u < hazard + injury:
+        tally[RETURNS, here] += 1
+        if u >= hazard:
+            tally[INJURY_RETURNS, here] += 1
+        employed[i] = 0
+        go_home(i, origin_city, city, urban, months_in_city, permit, housing)
+    elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
+        dest = sample_row(cdf, row, uniform(key, i, 1))
+        if dest != here:
+            _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
+                    prm)
+            tally[ONWARD, dest] += 1
+            if metro[here] >= 0 and metro[here] == metro[dest]:
+                tally[METRO_INTERNAL, dest] += 1

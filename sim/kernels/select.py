@@ -1,9 +1,10 @@
-"""Candidate rows for the serial (row-order) allocation kernels.
+"""Candidate rows for the serial (row-order) allocation kernels and for household splitting.
 
 Seat and housing allocation must run serially in row order so that capacities are never exceeded
 and results do not depend on threads. They only ever touch a small subset of rows (children,
-renting migrant households); these helpers find that subset in parallel, in ascending row order,
-so the serial loop runs over it instead of over every agent, with identical results.
+renting migrant households); the parallel passes of :mod:`sim.kernels.passes` mark that subset in a
+bit mask with the predicates below, and :func:`rows_where` lists the marked rows in ascending order,
+so the serial loops run over them instead of over every agent, with identical results.
 """
 
 import numpy as np
@@ -11,15 +12,17 @@ from numba import njit, prange
 
 from sim.kernels import CHUNK
 
+SCHOOL_CANDIDATE, HOUSEHOLD_CANDIDATE = 1, 2  # bits of the candidate mask
+
 
 @njit(parallel=True, cache=True)
-def rows_where(mask, n, n_chunks):
-    """Rows ``i < n`` with ``mask[i] != 0``, ascending (chunked count, prefix sum, fill)."""
+def rows_where(mask, bit, n, n_chunks):
+    """Rows ``i < n`` with ``mask[i] & bit``, ascending (chunked count, prefix sum, fill)."""
     counts = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
         k = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            k += mask[i] != 0
+            k += (mask[i] & bit) != 0
         counts[c] = k
     offsets = np.zeros(n_chunks + 1, np.int64)
     for c in range(n_chunks):
@@ -28,32 +31,26 @@ def rows_where(mask, n, n_chunks):
     for c in prange(n_chunks):
         j = offsets[c]
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if mask[i] != 0:
+            if mask[i] & bit:
                 rows[j] = i
                 j += 1
     return rows
 
 
-@njit(parallel=True, cache=True)
-def school_candidates(alive, age, school, age_min, age_max, in_school_a, in_school_b, n, n_chunks):
-    """Living rows of school age or holding a school place (``in_school_a``/``in_school_b`` codes)."""
-    mask = np.zeros(n, np.uint8)
-    for i in prange(n):
-        a = age[i]
-        s = school[i]
-        mask[i] = alive[i] & (((a >= age_min) & (a <= age_max)) | (s == in_school_a) | (s == in_school_b))
-    return rows_where(mask, n, n_chunks)
+@njit(inline="always", cache=True)
+def is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in_school_b):
+    """Living row of school age or holding a school place (``in_school_a``/``in_school_b`` codes)."""
+    a = age[i]
+    s = school[i]
+    return alive[i] & (((a >= age_min) & (a <= age_max)) | (s == in_school_a) | (s == in_school_b))
 
 
-@njit(parallel=True, cache=True)
-def household_candidates(alive, household, head_of, housing, code_a, code_b, n, n_chunks):
-    """Living rows whose household head's housing is ``code_a`` or ``code_b``."""
-    mask = np.zeros(n, np.uint8)
-    for i in prange(n):
-        head = head_of[household[i]]
-        hs = housing[max(head, 0)]
-        mask[i] = alive[i] & (head >= 0) & ((hs == code_a) | (hs == code_b))
-    return rows_where(mask, n, n_chunks)
+@njit(inline="always", cache=True)
+def is_household_candidate(i, alive, household, head_of, housing, code_a, code_b):
+    """Living row whose household head's housing is ``code_a`` or ``code_b``."""
+    head = head_of[household[i]]
+    hs = housing[max(head, 0)]
+    return alive[i] & (head >= 0) & ((hs == code_a) | (hs == code_b))
 
 
 @njit(parallel=True, cache=True)
@@ -68,3 +65,13 @@ def school_age_households(alive, role, age, household, age_min, age_max, n_house
         if alive[i] & (role[i] == 2) & (age[i] >= age_min) & (age[i] <= age_max):
             family[household[i]] = 1
     return family
+
+
+@njit(parallel=True, cache=True)
+def school_candidates(alive, age, school, age_min, age_max, in_school_a, in_school_b, n, n_chunks):
+    """Rows of :func:`is_school_candidate`, ascending (the month's passes mark them as they go; this is
+    for the initial placement)."""
+    mask = np.zeros(n, np.uint8)
+    for i in prange(n):
+        mask[i] = is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in_school_b)
+    return rows_where(mask, 1, n, n_chunks)

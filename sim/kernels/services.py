@@ -7,9 +7,9 @@ contributes (raised when hukou limits on enrolment are removed, 二.(二).6).
 
 Children aged 3-15 are at school where their hukou is, left behind, or accompanying their parents
 in a public or private school. Public places for migrant children are a per-city capacity (seats for
-compulsory ages 6-15 and for preschool 3-5, 二.(二).4): :func:`allocate_school_seats` runs serially
-in row order, so that children in public schools never exceed the seats and the result does not depend
-on the thread count. Each month it
+compulsory ages 6-15 and for preschool 3-5, 二.(二).4): :func:`allocate_school_seats` checks seats
+serially in row order, so that children in public schools never exceed the seats and the result does
+not depend on the thread count. Each month it
 
 1. lets migrant families bring a left-behind child, with a probability that rises with the chance of a
    public seat in their city (the family's bring-or-leave decision);
@@ -24,9 +24,10 @@ on the thread count. Each month it
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK
+from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import HOME, RENTED, go_home
+from sim.kernels.select import rows_where
 from sim.population import ROLE_CHILD
 from sim.rng import uniform
 
@@ -42,42 +43,39 @@ def _head_away(i, h, city, urban):
     return h >= 0 and h != i and (city[h] != city[i] or urban[h] != urban[i])
 
 
-@njit(parallel=True, cache=True)
-def services_step(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
-                  months_in_city, permit, insured_months, school, permit_months, permit_prob,
-                  insurance_prob, n, n_chunks):
-    """Advance residence, permits, insurance and the school status outside the seat allocation."""
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0:
-                continue
-            migrant = is_migrant(i, alive, urban, hukou_urban)
-            if migrant:
-                if months_in_city[i] < MAX_MONTHS:
-                    months_in_city[i] += 1
-                if permit[i] == 0 and months_in_city[i] >= permit_months and uniform(key, i, 0) < permit_prob:
-                    permit[i] = 1
-                if employed[i] == 1 and insured_months[i] < MAX_MONTHS and uniform(key, i, 1) < insurance_prob:
-                    insured_months[i] += 1
-            a = age[i]
-            school_age = a >= SCHOOL_AGE_MIN and a <= SCHOOL_AGE_MAX
-            may_rejoin = with_head[i] == 0 and role[i] == ROLE_CHILD and a < 18
-            if not (school_age or may_rejoin):  # most adults: no head lookup, no write
-                if school[i] != SCHOOL_NONE:
-                    school[i] = SCHOOL_NONE
-                continue
-            h = head_of[household[i]]
-            away = _head_away(i, h, city, urban)
-            if may_rejoin and h >= 0 and not away:
-                with_head[i] = 1  # the family is together again (e.g. the head came home)
-            if not school_age:
-                school[i] = SCHOOL_NONE
-            elif away:
-                school[i] = SCHOOL_LEFT_BEHIND
-            elif not migrant:
-                school[i] = SCHOOL_HOME
-            elif school[i] != SCHOOL_PUBLIC and school[i] != SCHOOL_PRIVATE:
-                school[i] = SCHOOL_NONE  # accompanying, not yet placed: allocate_school_seats decides
+@njit(inline="always", cache=True)
+def services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
+                 months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob):
+    """Advance row ``i``'s residence, permit, insurance and school status outside the seat allocation."""
+    if alive[i] == 0:
+        return
+    migrant = is_migrant(i, alive, urban, hukou_urban)
+    if migrant:
+        if months_in_city[i] < MAX_MONTHS:
+            months_in_city[i] += 1
+        if permit[i] == 0 and months_in_city[i] >= permit_months and uniform(key, i, 0) < permit_prob:
+            permit[i] = 1
+        if employed[i] == 1 and insured_months[i] < MAX_MONTHS and uniform(key, i, 1) < insurance_prob:
+            insured_months[i] += 1
+    a = age[i]
+    school_age = a >= SCHOOL_AGE_MIN and a <= SCHOOL_AGE_MAX
+    may_rejoin = with_head[i] == 0 and role[i] == ROLE_CHILD and a < 18
+    if not (school_age or may_rejoin):  # most adults: no head lookup, no write
+        if school[i] != SCHOOL_NONE:
+            school[i] = SCHOOL_NONE
+        return
+    h = head_of[household[i]]
+    away = _head_away(i, h, city, urban)
+    if may_rejoin and h >= 0 and not away:
+        with_head[i] = 1  # the family is together again (e.g. the head came home)
+    if not school_age:
+        school[i] = SCHOOL_NONE
+    elif away:
+        school[i] = SCHOOL_LEFT_BEHIND
+    elif not migrant:
+        school[i] = SCHOOL_HOME
+    elif school[i] != SCHOOL_PUBLIC and school[i] != SCHOOL_PRIVATE:
+        school[i] = SCHOOL_NONE  # accompanying, not yet placed: allocate_school_seats decides
 
 
 @njit(inline="always", cache=True)
@@ -85,46 +83,39 @@ def _level(age_i):
     return COMPULSORY if age_i >= COMPULSORY_AGE_MIN else PRESCHOOL
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou_urban, urban, city, origin_city,
                           with_head, months_in_city, permit, housing, school, seats, seat_chance, bring_prob,
                           admission, renter_factor, school_months, leave_prob, reapply, require_permit,
                           n_cities):
-    """Seat-constrained schooling of migrant children (serial, row order; see the module docstring).
+    """Seat-constrained schooling of migrant children (see the module docstring).
 
-    ``rows`` are the candidate rows in ascending order (:func:`sim.kernels.select.school_candidates`:
-    every row of school age or holding a school place), so that the loops skip the other agents.
+    ``rows`` are the candidate rows in ascending order (every row of school age or holding a school
+    place, marked by :func:`sim.kernels.passes.services_and_candidates`), so that the loops skip the
+    other agents. Only the two capacity checks run serially in row order, over the incumbents and the
+    applicants; bringing children, finding incumbents and applicants and counting demand are
+    order-free (a child's step reads its head, which no step here changes) and run in parallel.
     ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
     ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
     The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
     Returns ``(flows, used, demand)``: flows (2 x n_cities: children brought, children sent back),
     public seats used and accompanying migrant children (2 x n_cities each).
     """
-    flows = np.zeros((2, n_cities), np.int64)
-    used = np.zeros((2, n_cities), np.int64)
-    demand = np.zeros((2, n_cities), np.int64)
-    # 1. Families bring left-behind children of school age.
-    for i in rows:
-        if alive[i] == 0 or role[i] != ROLE_CHILD or with_head[i] == 1 or hukou_urban[i] == 1:
-            continue
-        if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
-            continue
-        h = head_of[household[i]]
-        if h < 0 or urban[h] == 0 or housing[h] == HOME or not _head_away(i, h, city, urban):
-            continue
-        if uniform(key, i, 0) < bring_prob * seat_chance[city[h]]:
-            with_head[i] = 1
-            city[i] = city[h]
-            urban[i] = 1
-            months_in_city[i] = months_in_city[h]
-            permit[i] = permit[h]
-            housing[i] = housing[h]
-            school[i] = SCHOOL_NONE
-            flows[0, city[h]] += 1
+    n_rows = len(rows)
+    n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)
+    moved = np.zeros((n_chunks, 2, n_cities), np.int64)
+    marked = np.zeros(n_rows, np.uint8)
+    # 1. Families bring left-behind children of school age; incumbents (public school) are marked.
+    for c in prange(n_chunks):
+        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
+            i = rows[j]
+            if _brought(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
+                        months_in_city, permit, housing, school, seat_chance, bring_prob):
+                moved[c, 0, city[i]] += 1
+            marked[j] = school[i] == SCHOOL_PUBLIC and is_migrant(i, alive, urban, hukou_urban)
     # 2. Incumbents keep their seats while seats last.
-    for i in rows:
-        if school[i] != SCHOOL_PUBLIC or alive[i] == 0 or not is_migrant(i, alive, urban, hukou_urban):
-            continue
+    used = np.zeros((2, n_cities), np.int64)
+    for i in rows[rows_where(marked, 1, n_rows, n_chunks)]:
         if months_in_city[i] <= 1:
             school[i] = SCHOOL_NONE  # moved this month: applies again in the new city
             continue
@@ -134,15 +125,11 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
         else:
             school[i] = SCHOOL_PRIVATE
     # 3. Applicants: new in the city, or (in September) in a private school.
-    for i in rows:
-        if alive[i] == 0 or age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
-            continue
-        if not is_migrant(i, alive, urban, hukou_urban):
-            continue
+    for j in prange(n_rows):
+        marked[j] = _applies(rows[j], alive, age, urban, hukou_urban, months_in_city, school, reapply)
+    for i in rows[rows_where(marked, 1, n_rows, n_chunks)]:
         s = school[i]
         new = s == SCHOOL_NONE or (s == SCHOOL_PRIVATE and months_in_city[i] <= 1)
-        if not new and not (reapply and s == SCHOOL_PRIVATE):
-            continue
         h = head_of[household[i]]
         if h < 0:
             h = i
@@ -153,15 +140,54 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
             school[i] = SCHOOL_PUBLIC
             used[lv, k] += 1
         elif new and h != i and uniform(key, i, 2) < leave_prob:
-            flows[1, k] += 1
+            moved[0, 1, k] += 1
             with_head[i] = 0
             go_home(i, origin_city, city, urban, months_in_city, permit, housing)
             school[i] = SCHOOL_LEFT_BEHIND
         else:
             school[i] = SCHOOL_PRIVATE
     # 4. Demand: accompanying migrant children by level.
-    for i in rows:
-        if school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE:
-            if alive[i] == 1 and is_migrant(i, alive, urban, hukou_urban):
-                demand[_level(age[i]), city[i]] += 1
-    return flows, used, demand
+    demand = np.zeros((n_chunks, 2, n_cities), np.int64)
+    for c in prange(n_chunks):
+        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
+            i = rows[j]
+            if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and is_migrant(i, alive, urban, hukou_urban):
+                demand[c, _level(age[i]), city[i]] += 1
+    return sum_chunks(moved), used, sum_chunks(demand)
+
+
+@njit(inline="always", cache=True)
+def _brought(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
+             permit, housing, school, seat_chance, bring_prob):
+    """A left-behind child of school age whose family in a town or city brings it (the family decides with
+    the chance of a public seat there); returns whether it was brought."""
+    if alive[i] == 0 or role[i] != ROLE_CHILD or with_head[i] == 1 or hukou_urban[i] == 1:
+        return False
+    if age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
+        return False
+    h = head_of[household[i]]
+    if h < 0 or urban[h] == 0 or housing[h] == HOME or not _head_away(i, h, city, urban):
+        return False
+    if uniform(key, i, 0) >= bring_prob * seat_chance[city[h]]:
+        return False
+    with_head[i] = 1
+    city[i] = city[h]
+    urban[i] = 1
+    months_in_city[i] = months_in_city[h]
+    permit[i] = permit[h]
+    housing[i] = housing[h]
+    school[i] = SCHOOL_NONE
+    return True
+
+
+@njit(inline="always", cache=True)
+def _applies(i, alive, age, urban, hukou_urban, months_in_city, school, reapply):
+    """A migrant child of school age new in the city (not placed yet, or moved with a private place), or
+    in September one in a private school."""
+    if alive[i] == 0 or age[i] < SCHOOL_AGE_MIN or age[i] > SCHOOL_AGE_MAX:
+        return False
+    if not is_migrant(i, alive, urban, hukou_urban):
+        return False
+    s = school[i]
+    new = s == SCHOOL_NONE or (s == SCHOOL_PRIVATE and months_in_city[i] <= 1)
+    return new or (reapply and s == SCHOOL_PRIVATE)

@@ -164,25 +164,21 @@ def settle_members(key, alive, role, age, with_head, household, head_of, hukou_u
     return tally
 
 
-@njit(parallel=True, cache=True)
-def reclassify(key, alive, urban, hukou_urban, hukou_city, city, household, rate, hukou_share, n, n_chunks,
-               n_cities):
-    """In-situ urbanization: a household's rural area becomes urban (one draw per household).
+@njit(inline="always", cache=True)
+def reclassify_row(key, i, tally, alive, urban, hukou_urban, hukou_city, city, household, rate, hukou_share):
+    """In-situ urbanization: row ``i``'s rural area becomes urban (one draw per household).
 
     ``rate[city]`` is the monthly reclassification probability (higher in the potential regions'
-    county towns under 三.(二).4). Returns (newly urban residents, hukou conversions) per chunk x city.
+    county towns under 三.(二).4). Counts into ``tally`` (2 x city): newly urban residents, hukou
+    conversions.
     """
-    tally = np.zeros((n_chunks, 2, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0 or urban[i] == 1:
-                continue
-            h = household[i]
-            if uniform(key, h, 0) < rate[city[i]]:
-                urban[i] = 1
-                tally[c, 0, city[i]] += 1
-                if hukou_urban[i] == 0 and uniform(key, h, 1) < hukou_share:
-                    hukou_urban[i] = 1
-                    hukou_city[i] = city[i]
-                    tally[c, 1, city[i]] += 1
-    return tally
+    if alive[i] == 0 or urban[i] == 1:
+        return
+    h = household[i]
+    if uniform(key, h, 0) < rate[city[i]]:
+        urban[i] = 1
+        tally[0, city[i]] += 1
+        if hukou_urban[i] == 0 and uniform(key, h, 1) < hukou_share:
+            hukou_urban[i] = 1
+            hukou_city[i] = city[i]
+            tally[1, city[i]] += 1

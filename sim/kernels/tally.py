@@ -7,7 +7,7 @@ thread count. Rates (urbanization, coverage, shares) are formed from them in :mo
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK
+from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE
 from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
@@ -36,6 +36,42 @@ WORKING_AGE_MIN, WORKING_AGE_MAX = 16, 59
 INSURED_MIN_MONTHS = 12
 
 
+@njit(inline="always", cache=True)
+def count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
+              province, age, skill, housing):
+    """Add row ``i`` to the stocks ``t`` (n_stocks x n_cities)."""
+    if alive[i] == 0:
+        return
+    k = city[i]
+    t[RESIDENTS, k] += 1
+    t[URBAN, k] += urban[i]
+    t[URBAN_HUKOU, k] += hukou_urban[i]
+    if school[i] == SCHOOL_LEFT_BEHIND:
+        t[CHILD_LEFT_BEHIND, hukou_city[i]] += 1
+    if not is_migrant(i, alive, urban, hukou_urban):
+        return
+    t[MIGRANTS, k] += 1
+    if k != hukou_city[i]:
+        t[CROSS_CITY, k] += 1
+        if province[k] != province[hukou_city[i]]:
+            t[INTERPROV, k] += 1
+    if WORKING_AGE_MIN <= age[i] <= WORKING_AGE_MAX:
+        t[WORKING_AGE, k] += 1
+    if housing[i] == AFFORDABLE:
+        t[AFFORDABLE_HOUSED, k] += 1
+    if employed[i]:
+        t[WORKERS, k] += 1
+        if insured_months[i] >= INSURED_MIN_MONTHS:
+            t[INSURED, k] += 1
+        if skill[i] >= SKILLED_MIN_LEVEL:
+            t[SKILLED, k] += 1
+    t[PERMITS, k] += permit[i]
+    if school[i] == SCHOOL_PUBLIC:
+        t[CHILD_PUBLIC, k] += 1
+    elif school[i] == SCHOOL_PRIVATE:
+        t[CHILD_PRIVATE, k] += 1
+
+
 @njit(parallel=True, cache=True)
 def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
                  province, n, n_chunks, n_cities, age, skill, housing):
@@ -44,41 +80,6 @@ def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_
     for c in prange(n_chunks):
         t = tally[c]
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == 0:
-                continue
-            k = city[i]
-            t[RESIDENTS, k] += 1
-            t[URBAN, k] += urban[i]
-            t[URBAN_HUKOU, k] += hukou_urban[i]
-            if school[i] == SCHOOL_LEFT_BEHIND:
-                t[CHILD_LEFT_BEHIND, hukou_city[i]] += 1
-            if not is_migrant(i, alive, urban, hukou_urban):
-                continue
-            t[MIGRANTS, k] += 1
-            if k != hukou_city[i]:
-                t[CROSS_CITY, k] += 1
-                if province[k] != province[hukou_city[i]]:
-                    t[INTERPROV, k] += 1
-            if WORKING_AGE_MIN <= age[i] <= WORKING_AGE_MAX:
-                t[WORKING_AGE, k] += 1
-            if housing[i] == AFFORDABLE:
-                t[AFFORDABLE_HOUSED, k] += 1
-            if employed[i]:
-                t[WORKERS, k] += 1
-                if insured_months[i] >= INSURED_MIN_MONTHS:
-                    t[INSURED, k] += 1
-                if skill[i] >= SKILLED_MIN_LEVEL:
-                    t[SKILLED, k] += 1
-            t[PERMITS, k] += permit[i]
-            if school[i] == SCHOOL_PUBLIC:
-                t[CHILD_PUBLIC, k] += 1
-            elif school[i] == SCHOOL_PRIVATE:
-                t[CHILD_PRIVATE, k] += 1
-    # Scalar loops (not tally.sum(axis=0), not array expressions, which parallel=True would turn into
-    # one parallel region per chunk): much faster to compile and to run.
-    out = np.zeros((len(STOCKS), n_cities), np.int64)
-    for c in range(n_chunks):
-        for s in range(len(STOCKS)):
-            for k in range(n_cities):
-                out[s, k] += tally[c, s, k]
-    return out
+            count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
+                      province, age, skill, housing)
+    return sum_chunks(tally)

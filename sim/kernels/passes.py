@@ -1,0 +1,116 @@
+"""The month's fused passes: one parallel loop over the agent rows runs the row rules of several processes.
+
+At 14 million agents a pass over the person columns costs tens of milliseconds whatever it computes:
+the time goes to reading the columns from memory, not to the arithmetic. So where consecutive steps of
+the month only read and write the row at hand (and rows that the step itself never writes, such as the
+head's), they share one loop, each row running the rules in the schedule's order. The rules live in
+their process's module (``labour_row``, ``migrate_row``, ``services_row``, ...); this module only
+composes them, so the month's order of operations is exactly that of ``CitizenizationModel.step`` and of
+the pure-Mesa reference.
+
+Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
+the number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from sim.kernels import CHUNK, sum_chunks
+from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
+from sim.kernels.labour import labour_row
+from sim.kernels.migration import N_FLOWS, migrate_row
+from sim.kernels.select import (
+    HOUSEHOLD_CANDIDATE,
+    SCHOOL_CANDIDATE,
+    is_household_candidate,
+    is_school_candidate,
+    rows_where,
+)
+from sim.kernels.services import (
+    SCHOOL_AGE_MAX,
+    SCHOOL_AGE_MIN,
+    SCHOOL_PRIVATE,
+    SCHOOL_PUBLIC,
+    services_row,
+)
+from sim.kernels.settlement import reclassify_row
+from sim.kernels.tally import STOCKS, count_row
+from sim.population import follow_head, is_leaver
+
+
+@njit(parallel=True, cache=True)
+def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urban, household, origin_city, city,
+                  urban, skill, employed, months_in_city, permit, housing, insured_months, find_prob,
+                  separation_prob, skill_find, train_prob, cdf, n_skill, n_family, family, province, metro,
+                  amenity, service_months, service_weights, prm, n, n_chunks, n_cities):
+    """Labour (:func:`sim.kernels.labour.labour_row`), then migration
+    (:func:`sim.kernels.migration.migrate_row`), row by row.
+
+    Returns per chunk: labour counts (2 x city) and migration flows (``N_FLOWS`` x city).
+    """
+    work = np.zeros((n_chunks, 2, n_cities), np.int64)
+    moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            labour_row(labour_key, i, work[c], alive, age, urban, hukou_urban, city, employed, skill, find_prob,
+                       separation_prob, skill_find, train_prob)
+            migrate_row(move_key, static_key, i, moves[c], cdf, n_skill, n_family, family, alive, age, role,
+                        hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city, permit,
+                        housing, insured_months, province, metro, amenity, service_months, service_weights, prm)
+    return sum_chunks(work), sum_chunks(moves)
+
+
+@njit(parallel=True, cache=True)
+def follow_and_find_leavers(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, n,
+                            n_chunks):
+    """Members living with their head take its place (:func:`sim.population.follow_head`); returns the
+    rows of this month's leavers (:func:`sim.population.is_leaver`), ascending."""
+    mask = np.zeros(n, np.uint8)
+    for i in prange(n):
+        follow_head(i, head_of, household, with_head, alive, role, city, urban, months_in_city, permit)
+        mask[i] = is_leaver(i, alive, role, household, head_of)
+    return rows_where(mask, 1, n, n_chunks)
+
+
+@njit(parallel=True, cache=True)
+def services_and_candidates(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
+                            employed, months_in_city, permit, insured_months, school, housing, permit_months,
+                            permit_prob, insurance_prob, n, n_chunks):
+    """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); then
+    the candidates of the serial seat and housing allocations are marked.
+
+    Returns (school candidate rows, household candidate rows), ascending. Neither allocation changes
+    who is a candidate of the other: seats never change a head's housing.
+    """
+    mask = np.zeros(n, np.uint8)
+    for i in prange(n):
+        services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
+                     months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob)
+        school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
+                                         SCHOOL_PRIVATE)
+        household_row = is_household_candidate(i, alive, household, head_of, housing, RENTED, AFFORDABLE)
+        mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
+    return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
+
+
+@njit(parallel=True, cache=True)
+def share_reclassify_count(key, alive, household, head_of, with_head, hukou_urban, hukou_city, city, urban,
+                           employed, insured_months, permit, school, housing, age, skill, province,
+                           reclassify_rate, hukou_share, n, n_chunks, n_cities):
+    """The month's last pass: members share their head's housing
+    (:func:`sim.kernels.housing.share_head_housing`), rural areas are reclassified
+    (:func:`sim.kernels.settlement.reclassify_row`) and every row is counted
+    (:func:`sim.kernels.tally.count_row`).
+
+    Returns (reclassified residents and hukou conversions, 2 x city; stocks, ``STOCKS`` x city).
+    """
+    reclassified = np.zeros((n_chunks, 2, n_cities), np.int64)
+    stocks = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            share_head_housing(i, alive, household, head_of, with_head, city, housing)
+            reclassify_row(key, i, reclassified[c], alive, urban, hukou_urban, hukou_city, city, household,
+                           reclassify_rate, hukou_share)
+            count_row(stocks[c], i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit,
+                      school, province, age, skill, housing)
+    return sum_chunks(reclassified), sum_chunks(stocks)
