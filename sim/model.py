@@ -111,12 +111,11 @@ class CitizenizationModel(mesa.Model):
         if self.month_of_year == 1 and self.steps > 1:
             self._new_year(flows)
         st.deliver_capacity(self.steps)
-        died, births = demography.deaths_and_birth_counts(
+        flows[FLOWS.index("deaths")], mothers = demography.deaths_and_mothers(
             self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"], cols["city"],
             self._death_prob, self.demography.birth_prob, p.n, n_chunks(p.n), n_cities)
-        flows[FLOWS.index("deaths")] = died.sum(axis=0)
         p.promote_heads()
-        self._births(flows, births)
+        self._births(flows, mothers)
         cols = p.columns
         nc = n_chunks(p.n)
         self._work_and_move(flows, nc)
@@ -211,26 +210,21 @@ class CitizenizationModel(mesa.Model):
             self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
             cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"], cols["insured_months"],
             cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
-            b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, p.n, self.geo.n_cities)
+            b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, self.geo.n_cities)
         flows[FLOWS.index("affordable_allocations")] = allocated
 
-    def _births(self, flows: np.ndarray, counts: np.ndarray) -> None:
-        """Write the newborns counted per chunk (``counts``) into new rows."""
-        p, demog = self.people, self.demography
-        cols = p.columns
-        nc = n_chunks(p.n)
-        key = self._key(Stream.BIRTH)
-        total = int(counts.sum())
-        if total == 0:
+    def _births(self, flows: np.ndarray, mothers: np.ndarray) -> None:
+        """Write one newborn per mother (ascending rows) into new rows."""
+        p = self.people
+        if len(mothers) == 0:
             return
-        p.ensure_capacity(p.n + total)
+        p.ensure_capacity(p.n + len(mothers))
         cols = p.columns
-        offsets = p.n + np.concatenate(([0], np.cumsum(counts)[:-1]))
         demography.write_births(
-            key, self._key(Stream.NEWBORN_SEX), offsets, cols["alive"], cols["age"], cols["sex"], demog.birth_prob,
-            cols["household"], cols["role"], cols["with_head"], cols["origin_city"], cols["hukou_city"],
-            cols["hukou_urban"], cols["city"], cols["urban"], cols["land"], p.n, nc)
-        new_n = p.n + total
+            self._key(Stream.NEWBORN_SEX), mothers, p.n, cols["alive"], cols["age"], cols["sex"], cols["household"],
+            cols["role"], cols["with_head"], cols["origin_city"], cols["hukou_city"], cols["hukou_urban"],
+            cols["city"], cols["urban"], cols["land"])
+        new_n = p.n + len(mothers)
         flows[FLOWS.index("births")] = np.bincount(cols["city"][p.n:new_n], minlength=self.geo.n_cities)
         p.n = new_n
 
@@ -316,8 +310,8 @@ class CitizenizationModel(mesa.Model):
         moved = settlement.settle_members(
             self._key(Stream.FAMILY), cols["alive"], cols["role"], cols["age"], cols["with_head"], cols["household"],
             p.head_of, cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["months_in_city"],
-            cols["permit"], cols["housing"], settled, hk.whole_family, hk.member_settle_share, p.n, nc,
-            self.geo.n_cities).sum(axis=0)
+            cols["permit"], cols["housing"], settled, hk.whole_family, hk.member_settle_share, p.split_base,
+            p.block_rows, p.n, self.geo.n_cities)
         flows[FLOWS.index("settlements")] = moved[0]
         flows[FLOWS.index("points_settlements")] = moved[1]
         flows[FLOWS.index("family_joiners")] = moved[2]

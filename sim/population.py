@@ -217,6 +217,21 @@ def follow_head(i, head_of, household, with_head, alive, role, city, urban, mont
 
 
 @njit(inline="always", cache=True)
+def block_end(h, household, split_base, block_rows):
+    """One past the last row of the block that head ``h`` leads: after the last compaction a household's
+    rows follow its head (earlier rows of the block are dead), and rows split off since (ids >=
+    ``split_base``) are skipped; a head among the newborns since (rows >= ``block_rows``) leads no block
+    (returns ``h``), like every newborn."""
+    if h >= block_rows:
+        return h
+    hh = household[h]
+    k = h + 1
+    while k < block_rows and (household[k] == hh or household[k] >= split_base):
+        k += 1
+    return k
+
+
+@njit(inline="always", cache=True)
 def is_leaver(i, alive, role, household, head_of):
     """A living row with the head role that is not its household's head: an adult child who left home
     this month (marked by the migration kernel) and awaits :meth:`People.split_leavers`."""

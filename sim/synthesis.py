@@ -268,9 +268,11 @@ def rake(a: np.ndarray, target: np.ndarray, prior: np.ndarray, max_iter: int = 2
     """Generalized raking: weights ``w = prior * exp(a.T @ lam)`` with ``a @ w = target``.
 
     Newton's method on the convex dual ``sum(w) - target @ lam`` with backtracking; ``a`` is
-    (constraints x units) and non-negative. Raises if the constraints cannot be met to 1e-6.
+    (constraints x units). Each constraint is scaled by its target, or where the target is zero (a
+    balance such as "share of the old = s") by its size at the prior, so that all are of order one.
+    Raises if the constraints cannot be met to 1e-6.
     """
-    scale = np.where(target > 0, target, 1.0)
+    scale = np.where(target > 0, target, np.maximum(np.abs(a) @ prior, 1e-300))
     a = a / scale[:, None]
     b = target / scale
     lam = np.zeros(len(b))
@@ -313,8 +315,20 @@ class HouseholdMix:
     rural_pool: float  # persons in rural-pool households (rural residents at home and in-situ townspeople)
 
 
+#: age -> (share of rural residents, share of all residents) at that age and over, 2020 census (PROVENANCE.md 7)
+RURAL_OLD_SHARE_2020 = {60: (0.2381, 0.1870), 65: (0.1772, 0.1350)}
+
+
+def rural_old_share(age_sex: np.ndarray, age_min: int) -> float:
+    """Share of rural residents aged ``age_min`` and over: the census 2020 ratio of the rural to the national
+    share, times the national share of ``age_sex`` (the start year's)."""
+    rural, national = RURAL_OLD_SHARE_2020[age_min]
+    return rural / national * float(age_sex[age_min:].sum())
+
+
 def household_mix(geo: Geography, m: StartMargins, age_sex: np.ndarray) -> HouseholdMix:
-    """Rake the templates to the national age-sex, hukou, migrant-worker and household-count margins."""
+    """Rake the templates to the national age-sex, hukou, migrant-worker, household-count and rural ageing
+    margins."""
     t = make_templates()
     member_t = np.repeat(np.arange(t.n), t.size)
     cell = AGE_BANDS[t.age] * 2 + t.sex
@@ -329,9 +343,15 @@ def household_mix(geo: Geography, m: StartMargins, age_sex: np.ndarray) -> House
     band_target = np.zeros(N_BANDS * 2)
     np.add.at(band_target, AGE_BANDS.repeat(2) * 2 + np.tile([0, 1], 101), age_sex.ravel() * n)
     mean_size = float(np.average(geo.household_size, weights=geo.pop_2020))
-    a = np.vstack([ages, urban_members, per_t(working), np.ones(t.n)])
+    # The countryside is older than the towns: rural-pool members and migrants' left-behind members (who
+    # become the rural residents, and the in-situ townspeople of the same templates) have the census
+    # share of people aged 60+ and 65+ of rural residents (as a ratio to the national share).
+    rural_like = (t.pool[member_t] == POOL_RURAL) | (migrant & (t.behind == 1))
+    ageing = [per_t(rural_like & (t.age >= age_min)) - rural_old_share(age_sex, age_min) * per_t(rural_like)
+              for age_min in RURAL_OLD_SHARE_2020]
+    a = np.vstack([ages, urban_members, per_t(working), np.ones(t.n), *ageing])
     target = np.concatenate([band_target, [m.hukou_rate * n, m.migrant_workers_in_towns / m.employment_rate,
-                                           n / mean_size]])
+                                           n / mean_size], np.zeros(len(ageing))])
     prior = np.full(t.n, n / mean_size / t.n)
     w = rake(a, target, prior)
     return HouseholdMix(t, w, float(urban_members @ w), float(per_t(in_town) @ w),

@@ -11,7 +11,9 @@ end-2020 backtest start and for the end-2024 projection start:
 * migrant workers' destination-region and origin-region shares: within 2 pp of the NBS survey shares;
 * inter-provincial share of migrant workers by origin region: within 3 pp of the survey's
   inter-provincial share of out-migrants (the north-east has few agents);
-* age-sex: share of each broad age band within 0.5 pp of the census distribution (projected for 2024).
+* age-sex: share of each broad age band within 0.5 pp of the census distribution (projected for 2024);
+* rural residents aged 60+ and 65+: within 0.5 pp of the census shares at end-2020 (23.81%, 17.72%), and
+  older than the towns by at least 6 pp (60+) at both starts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sim.geography import REGIONS, Geography
 from sim.inputs import Demography, load_history
 from sim.synthesis import (
     HOUSING_HOME,
+    RURAL_OLD_SHARE_2020,
     migrant_worker_mask,
     place_margins,
     rake,
@@ -88,6 +91,17 @@ def test_migrant_stock_by_origin_and_destination(geo, built):
     inter = geo.province[v["city"][mw]] != geo.province[v["hukou_city"][mw]]
     share = np.bincount(origin_region, weights=inter, minlength=4) / np.bincount(origin_region, minlength=4)
     assert np.abs(share - np.asarray(m.interprov_share)).max() < 0.03
+
+
+def test_the_countryside_is_older(built):
+    m, _, people = built
+    v = people.view()
+    rural, urban = v["urban"] == 0, v["urban"] == 1
+    for age_min, (census_rural, _) in RURAL_OLD_SHARE_2020.items():
+        share = (v["age"][rural] >= age_min).mean()
+        if m.age_sex is None:  # end-2020: the census itself
+            assert abs(share - census_rural) < 0.005, age_min
+    assert (v["age"][rural] >= 60).mean() - (v["age"][urban] >= 60).mean() > 0.06
 
 
 def test_age_sex_distribution(built):

@@ -1,9 +1,8 @@
 """Demography: ageing (each January), deaths and births by single year of age.
 
-Births are written in two passes with the same counter-based draws: the first (fused with deaths)
-counts births per chunk, a prefix sum gives each chunk its first free row, the second writes the
-newborns. The rows
-newborns get therefore do not depend on the thread count.
+Births take two steps: the pass that draws deaths also finds the mothers (ascending rows), and the
+newborns are then written to new rows in the mothers' order, so the rows newborns get do not depend
+on the thread count.
 
 The per-agent tests are written without data-dependent branches (a draw for every row, combined
 with masks): hashing is cheap and vectorises, mispredicted branches on random-looking columns
@@ -13,7 +12,8 @@ with masks): hashing is cheap and vectorises, mispredicted branches on random-lo
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK
+from sim.kernels import CHUNK, sum_chunks
+from sim.kernels.select import rows_where
 from sim.rng import uniform
 
 
@@ -31,45 +31,39 @@ def _gives_birth(key, i, alive, age, sex, birth_prob):
 
 
 @njit(parallel=True, cache=True)
-def deaths_and_birth_counts(death_key, birth_key, alive, age, sex, city, death_prob, birth_prob, n, n_chunks,
-                            n_cities):
-    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then the survivors' births
-    are counted (the first of the two birth passes), in the same pass over the rows.
+def deaths_and_mothers(death_key, birth_key, alive, age, sex, city, death_prob, birth_prob, n, n_chunks, n_cities):
+    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then the survivors who give
+    birth are found, in the same pass over the rows.
 
-    Returns (deaths per chunk x city, births per chunk).
+    Returns (deaths per city, the rows of this month's mothers in ascending order).
     """
-    died = np.zeros((n_chunks, n_cities), np.int64)
-    births = np.zeros(n_chunks, np.int64)
+    died = np.zeros((n_chunks, 1, n_cities), np.int64)
+    mother = np.zeros(n, np.uint8)
     for c in prange(n_chunks):
-        k = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] & (uniform(death_key, i, 0) < death_prob[sex[i], age[i]]):
                 alive[i] = 0
-                died[c, city[i]] += 1
-            k += _gives_birth(birth_key, i, alive, age, sex, birth_prob)
-        births[c] = k
-    return died, births
+                died[c, 0, city[i]] += 1
+            mother[i] = _gives_birth(birth_key, i, alive, age, sex, birth_prob)
+    return sum_chunks(died)[0], rows_where(mother, 1, n, n_chunks)
 
 
 @njit(parallel=True, cache=True)
-def write_births(key, sex_key, offsets, alive, age, sex, birth_prob, household, role, with_head,
-                 origin_city, hukou_city, hukou_urban, city, urban, land, n, n_chunks):
-    """Second pass: newborns join the mother's household, place and hukou (rows from ``offsets``)."""
-    for c in prange(n_chunks):
-        j = offsets[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not _gives_birth(key, i, alive, age, sex, birth_prob):
-                continue
-            alive[j] = 1
-            age[j] = 0
-            sex[j] = 1 if uniform(sex_key, j, 0) < 0.4785 else 0  # sex ratio at birth ~109 (assumption)
-            household[j] = household[i]
-            role[j] = 2
-            with_head[j] = with_head[i]
-            origin_city[j] = origin_city[i]
-            hukou_city[j] = hukou_city[i]
-            hukou_urban[j] = hukou_urban[i]
-            city[j] = city[i]
-            urban[j] = urban[i]
-            land[j] = land[i]
-            j += 1
+def write_births(sex_key, mothers, first_row, alive, age, sex, household, role, with_head, origin_city, hukou_city,
+                 hukou_urban, city, urban, land):
+    """Newborns (rows from ``first_row``, in the mothers' order) join the mother's household, place and hukou."""
+    for b in prange(len(mothers)):
+        i = mothers[b]
+        j = first_row + b
+        alive[j] = 1
+        age[j] = 0
+        sex[j] = 1 if uniform(sex_key, j, 0) < 0.4785 else 0  # sex ratio at birth ~109 (assumption)
+        household[j] = household[i]
+        role[j] = 2
+        with_head[j] = with_head[i]
+        origin_city[j] = origin_city[i]
+        hukou_city[j] = hukou_city[i]
+        hukou_urban[j] = hukou_urban[i]
+        city[j] = city[i]
+        urban[j] = urban[i]
+        land[j] = land[i]

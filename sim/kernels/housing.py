@@ -19,6 +19,7 @@ from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
 from sim.kernels.select import rows_where
+from sim.population import block_end
 from sim.rng import uniform
 
 
@@ -30,23 +31,20 @@ def _lives_with_head(i, h, with_head, city):
 
 @njit(cache=True)
 def _family_size(h, alive, household, with_head, city, split_base, block_rows):
-    """The head ``h`` and the living members of its block who live with it. After the last compaction a
-    household's rows follow its head; rows split off since (ids >= ``split_base``) are skipped;
-    newborns since (rows >= ``block_rows``) are counted separately."""
+    """The head ``h`` and the living members of its block who live with it (newborns since the last
+    compaction are counted separately)."""
     hh = household[h]
     size = 1
-    k = h + 1
-    while k < block_rows and (household[k] == hh or household[k] >= split_base):
+    for k in range(h + 1, block_end(h, household, split_base, block_rows)):
         if household[k] == hh and alive[k] == 1 and with_head[k] == 1 and city[k] == city[h]:
             size += 1
-        k += 1
     return size
 
 
 @njit(parallel=True, cache=True)
 def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
                         insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
-                        split_base, block_rows, n, n_cities):
+                        split_base, block_rows, n_cities):
     """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
 
     ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
@@ -82,14 +80,14 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     need = np.zeros(len(applicants), np.int64)
     for a in prange(len(applicants)):
         need[a] = _family_size(applicants[a], alive, household, with_head, city, split_base, block_rows)
-    if len(applicants) > 0 and block_rows < n:
-        applicant_of = np.full(len(head_of), -1, np.int64)
-        for a in range(len(applicants)):
-            applicant_of[household[applicants[a]]] = a
-        for k in range(block_rows, n):
-            a = applicant_of[household[k]]
-            if a >= 0 and k != applicants[a] and alive[k] == 1 and with_head[k] == 1 \
-                    and city[k] == city[applicants[a]]:
+    if len(applicants) > 0:  # newborns are candidates too (their head rents): the tail of ``rows``
+        for j in range(np.searchsorted(rows, block_rows), n_rows):
+            k = rows[j]
+            h = head_of[household[k]]
+            if h == k or housing[h] != RENTED or not _lives_with_head(k, h, with_head, city):
+                continue
+            a = np.searchsorted(applicants, h)
+            if a < len(applicants) and applicants[a] == h:
                 need[a] += 1
     # 3. places, serially in row order, while they last.
     allocated = np.zeros(n_cities, np.int64)

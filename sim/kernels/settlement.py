@@ -19,7 +19,8 @@ Levers (二.(二).1, 二.(三).2; docs/levers.md):
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK
+from sim.kernels import CHUNK, sum_chunks
+from sim.population import block_end
 from sim.rng import uniform
 
 TIER_OPEN, TIER_RELAXED, TIER_POINTS = 0, 1, 2
@@ -124,44 +125,69 @@ def family_sizes(alive, with_head, household, city, urban, role, age, head_of, w
     return size
 
 
+@njit(inline="always", cache=True)
+def _settle_member(key, i, t, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city, urban,
+                   months_in_city, permit, housing, route, whole_family, member_share):
+    """Row ``i`` of a household whose head settled this month by ``route`` follows the settlement rule;
+    counts into ``t`` (all settlers, points settlers, joiners) x the head's city."""
+    if alive[i] == 0:
+        return
+    h = head_of[household[i]]
+    k = city[h]
+    settles = False
+    if h == i:
+        settles = True
+    elif with_head[i] == 1 and city[i] == k and hukou_urban[i] == 0:
+        settles = whole_family or uniform(key, i, 0) < member_share
+    elif whole_family and hukou_urban[i] == 0 and _joins_head(i, h, role, with_head, city, urban, age):
+        with_head[i] = 1
+        city[i] = k
+        urban[i] = urban[h]
+        months_in_city[i] = months_in_city[h]
+        permit[i] = permit[h]
+        housing[i] = housing[h]
+        t[2, k] += 1
+        settles = True
+    if settles:
+        hukou_urban[i] = 1
+        hukou_city[i] = k
+        t[0, k] += 1
+        if route == 2:
+            t[1, k] += 1
+
+
 @njit(parallel=True, cache=True)
 def settle_members(key, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city, urban,
-                   months_in_city, permit, housing, settled_household, whole_family, member_share, n, n_chunks,
-                   n_cities):
+                   months_in_city, permit, housing, settled_household, whole_family, member_share, split_base,
+                   block_rows, n, n_cities):
     """Members of households whose head settled this month follow the settlement rule.
 
-    Returns per chunk x (all settlers, points settlers, joiners) x city; every settler counts in the
+    Only those households are visited: each settled head's block, then the newborns since the last
+    compaction. Returns (all settlers, points settlers, joiners) x city; every settler counts in the
     head's city.
     """
-    tally = np.zeros((n_chunks, 3, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+    heads = head_of[np.flatnonzero(settled_household)]
+    per_task = 256
+    n_head_tasks = (len(heads) + per_task - 1) // per_task
+    n_tail_chunks = (n - block_rows + CHUNK - 1) // CHUNK
+    tally = np.zeros((n_head_tasks + n_tail_chunks + 1, 3, n_cities), np.int64)
+    for task in prange(n_head_tasks):
+        for a in range(task * per_task, min(len(heads), (task + 1) * per_task)):
+            h = heads[a]
+            hh = household[h]
+            for i in range(h, block_end(h, household, split_base, block_rows)):
+                if household[i] == hh:
+                    _settle_member(key, i, tally[task], alive, role, age, with_head, household, head_of, hukou_urban,
+                                   hukou_city, city, urban, months_in_city, permit, housing, settled_household[hh],
+                                   whole_family, member_share)
+    for c in prange(n_tail_chunks):
+        for i in range(block_rows + c * CHUNK, min(n, block_rows + (c + 1) * CHUNK)):
             route = settled_household[household[i]]
-            if alive[i] == 0 or route == 0:
-                continue
-            h = head_of[household[i]]
-            k = city[h]
-            settles = False
-            if h == i:
-                settles = True
-            elif with_head[i] == 1 and city[i] == k and hukou_urban[i] == 0:
-                settles = whole_family or uniform(key, i, 0) < member_share
-            elif whole_family and hukou_urban[i] == 0 and _joins_head(i, h, role, with_head, city, urban, age):
-                with_head[i] = 1
-                city[i] = k
-                urban[i] = urban[h]
-                months_in_city[i] = months_in_city[h]
-                permit[i] = permit[h]
-                housing[i] = housing[h]
-                tally[c, 2, k] += 1
-                settles = True
-            if settles:
-                hukou_urban[i] = 1
-                hukou_city[i] = k
-                tally[c, 0, k] += 1
-                if route == 2:
-                    tally[c, 1, k] += 1
-    return tally
+            if route != 0:
+                _settle_member(key, i, tally[n_head_tasks + c], alive, role, age, with_head, household, head_of,
+                               hukou_urban, hukou_city, city, urban, months_in_city, permit, housing, route,
+                               whole_family, member_share)
+    return sum_chunks(tally)
 
 
 @njit(inline="always", cache=True)
