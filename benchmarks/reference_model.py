@@ -19,9 +19,10 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
    households, a household without a living head gets one (its first living member of role head, else
    its first living member), and the rows are re-ordered household by household, head first; each city
    re-grows its urban district from last month's urban residents, is re-tiered and gets a fresh points
-   quota; seats grow (and, with ``seats_follow_population``, close half the gap to last month's
-   demand), affordable places grow with the migrants, and last year's settlements earn fiscal rewards
-   which, with the land quotas that follow urban growth, enter the capacity pipeline;
+   quota (rounded to whole agents at random); seats grow (and, with ``seats_follow_population``, close
+   half the gap to last month's demand), affordable places grow with the migrants, and last year's
+   settlements earn fiscal rewards which, with the land quotas that follow urban growth, enter the
+   capacity pipeline;
 2. capacity whose construction lag has passed opens (seats, affordable places);
 3. deaths; a household whose head died is headed by the next living member of its block (the members
    present at the last new year who have not left home since, in row order after the dead head), or by
@@ -210,7 +211,8 @@ class Place(mesa.Agent):
             self.tier = TIER_RELAXED
         else:
             self.tier = TIER_POINTS
-        self.quota_left = hk.points_quota_per_million * self.district_pop / 1e6 / m.scale
+        quota = hk.points_quota_per_million * self.district_pop / 1e6 / m.scale  # agents, rounded at random
+        self.quota_left = math.floor(quota) + (m.rng.random() < quota - math.floor(quota))
         self.seats[COMPULSORY] *= 1.0 + ch.compulsory_seat_growth
         self.seats[PRESCHOOL] *= 1.0 + ch.preschool_seat_growth
         if ch.seats_follow_population:  # half the gap to last month's accompanying children
@@ -445,18 +447,19 @@ class Person(mesa.Agent):
         return hazard
 
     def arrive(self, dest: int, flow: str, came_from: int) -> None:
-        """Start over in a new city: renting, no permit, employed with the job-finding probability; the
-        insurance record follows with the portability probability."""
+        """Start over in a new city: renting, no permit, employed with the destination's job-finding
+        probability (as an unemployed migrant there); the insurance record follows with the portability
+        probability."""
         m = self.model
         self.city = dest
         self.urban = True
         self.months_in_city = 0
         self.permit = False
         self.housing = RENTED
-        self.employed = m.rng.random() < m.behaviour.job_finding
+        d, o = m.places[dest], m.places[came_from]
+        self.employed = m.rng.random() < d.find_prob * (1.0 + m.behaviour.skill_job_finding * (self.skill - 1.0))
         if m.rng.random() >= m.scenario.policy.insurance.portability:
             self.insured_months = 0
-        d, o = m.places[dest], m.places[came_from]
         m.flows[flow][dest] += 1
         if flow == "arrivals" and d.province != o.province:
             m.flows["interprovincial_arrivals"][dest] += 1
@@ -823,8 +826,9 @@ class ReferenceModel(mesa.Model):
 
     def allocate_affordable_housing(self) -> None:
         """Affordable rental places, serially in row order (occupants <= places): tenant families leave
-        with the turnover hazard (one draw per household), eligible renting migrant heads apply for their
-        co-resident family while places last, and co-resident members share the head's housing."""
+        with the turnover hazard (one draw per household), eligible renting migrant heads (not those who
+        just left) apply for their co-resident family while places last, and co-resident members share
+        the head's housing."""
         hs, b = self.scenario.policy.housing, self.behaviour
         used = [0] * len(self.places)
         size: Counter = Counter()
@@ -841,8 +845,8 @@ class ReferenceModel(mesa.Model):
                     used[p.city] += 1
                 elif p is hh.head:
                     p.housing = RENTED
-        for p in self.rows:  # 2. applicants
-            if p.housing != RENTED or not p.is_head or not p.is_migrant:
+        for p in self.rows:  # 2. applicants (not a family that left this month)
+            if p.housing != RENTED or not p.is_head or not p.is_migrant or stays.get(p.household) is False:
                 continue
             if p.months_in_city < hs.eligibility_residence_months or p.insured_months < hs.eligibility_insured_months:
                 continue

@@ -14,6 +14,7 @@ newcomer weighs (二.(二).2).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mesa
@@ -21,6 +22,7 @@ import numpy as np
 
 from sim.geography import TIER_KEYS, Geography, tier_of
 from sim.policy import Employment, Policy, Scenario, Services
+from sim.rng import Stream, stream_key, uniform
 
 #: City-level stocks recorded with the agent tallies (agents; persons after scaling).
 CITY_STOCKS = ("public_school_seats", "preschool_seats", "affordable_places", "urban_village_places")
@@ -272,7 +274,11 @@ class City(mesa.Agent):
         st, hk, i = self.model.city_state, self.model.scenario.policy.hukou, self.index
         st.district_pop[i] = st.district_pop0[i] * urban_residents / st.urban_residents0[i]
         st.tier[i] = tier_of(st.district_pop[i : i + 1], hk.open_below, hk.points_above)[0]
-        st.quota_left[i] = hk.points_quota_per_million * st.district_pop[i] / 1e6 / self.model.scale
+        quota = hk.points_quota_per_million * st.district_pop[i] / 1e6 / self.model.scale  # agents
+        # Rounded to whole agents at random (up with the fractional part's probability), so that a quota of
+        # a fraction of a family still admits families at a coarse scale, on average the right number.
+        key = stream_key(self.model.seed_value, self.model.steps, Stream.QUOTA)
+        st.quota_left[i] = math.floor(quota) + (uniform(key, i, 0) < quota - math.floor(quota))
 
     def update_labour_market(self, migrant_workers: int, months_elapsed: int) -> None:
         """Job-finding probability and wage from tightness = migrant jobs / migrant workers."""

@@ -246,7 +246,7 @@ class CitizenizationModel(mesa.Model):
         prm[migration.P_RETURN_UNEMPLOYED] = b.return_unemployed_factor
         prm[migration.P_RETURN_AGE50] = b.return_age50_factor
         prm[migration.P_ONWARD] = b.onward_hazard
-        prm[migration.P_ARRIVE_EMPLOYED] = b.job_finding
+        prm[migration.P_SKILL_FIND] = b.skill_job_finding
         prm[migration.P_PORTABILITY] = ins.portability
         prm[migration.P_COVERAGE] = pol.services.coverage
         prm[migration.P_SERVICES_RETENTION] = b.services_retention

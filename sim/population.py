@@ -117,7 +117,7 @@ class People:
     def promote_heads(self) -> None:
         """Give households whose head died a new head (the next living member of the block)."""
         _promote_heads(self.head_of, self.columns["household"], self.columns["role"], self.columns["alive"],
-                       self.n, self.split_base)
+                       self.split_base, self.block_rows)
 
     def split_leavers(self, rows: np.ndarray) -> None:
         """Give each adult child who left home this month (``rows``, ascending; :func:`is_leaver`) a
@@ -181,24 +181,22 @@ def _compaction_order(household, alive, head_of, n, n_households):
 
 
 @njit(parallel=True, cache=True)
-def _promote_heads(head_of, household, role, alive, n, split_base):
+def _promote_heads(head_of, household, role, alive, split_base, block_rows):
     """Where a head died, the next living row of its household block becomes head (else -1).
 
-    The block ends at the first row of another household, except rows split off since the last
-    compaction (ids >= ``split_base``), which sit inside their old family's block and are skipped.
+    The block ends at the first row of another household or at the newborns since the last compaction
+    (:func:`block_end`): a household whose block died out has no head until January.
     """
     for h in prange(len(head_of)):
         j = head_of[h]
         if j < 0 or alive[j]:
             continue
         head_of[h] = -1
-        k = j + 1
-        while k < n and (household[k] == h or household[k] >= split_base):
+        for k in range(j + 1, block_end(j, household, split_base, block_rows)):
             if household[k] == h and alive[k]:
                 head_of[h] = k
                 role[k] = 0
                 break
-            k += 1
 
 
 @njit(inline="always", cache=True)

@@ -40,6 +40,7 @@ class Stream:
     TRAINING = 14
     HOUSING = 15
     GIG = 16  # fixed per-person draws (gig work, injury cover): keyed by seed only, not by month
+    QUOTA = 17  # rounding of each city's points quota to whole agents, once a year
     SYNTHESIS = 100
 
 

@@ -165,3 +165,22 @@ def test_a_mobility_shock_scales_departures_in_its_year_only(small_scenario):
         assert first[:, FLOWS.index(name)].sum() == 0
         assert second[:, FLOWS.index(name)].sum() > 0
     assert first[:, FLOWS.index("returns")].sum() > 0
+
+
+def test_arrivals_find_jobs_with_the_destinations_job_finding(small_scenario):
+    """With no chance of finding a job anywhere nobody who left home this month has one; with certainty
+    everybody does (the destination's probability, not a national one)."""
+    def arrivals_employed(find_prob: float) -> np.ndarray:
+        b = small_scenario.behaviour.model_copy(update={"skill_job_finding": 0.0})
+        model = CitizenizationModel(small_scenario.model_copy(update={"behaviour": b, "months": 1}))
+        model.city_state.find_prob[:] = find_prob
+        before = _snapshot(model)
+        model.step()
+        v = model.people.view()
+        n = len(before["alive"])
+        new = (v["alive"][:n] == 1) & (v["role"][:n] == 0) & (v["housing"][:n] == 1) & (before["housing"] == 0)
+        assert new.sum() > 0  # heads and adult children who left home this month
+        return v["employed"][:n][new]
+
+    assert (arrivals_employed(0.0) == 0).all()
+    assert (arrivals_employed(1.0) == 1).all()

@@ -205,7 +205,7 @@ def test_points_quota_never_exceeded_in_the_model():
     quota = hk.points_quota_per_million * model.city_state.district_pop / 1e6 / scale
     points = np.sum([f[FLOWS.index("points_settlements")] for _, f, _ in model.records], axis=0)
     assert points.sum() > 0
-    assert (points <= quota + 1e-9).all()
+    assert (points <= np.ceil(quota - 1e-9)).all()  # the quota in agents is rounded up at most
     # The quota binds: without it, more are admitted somewhere.
     free = CitizenizationModel(sc.model_copy(update={"policy": sc.policy.model_copy(update={
         "hukou": sc.policy.hukou.model_copy(update={"abolish_annual_quota": True})})}))
@@ -213,6 +213,19 @@ def test_points_quota_never_exceeded_in_the_model():
         free.step()
     unlimited = np.sum([f[FLOWS.index("points_settlements")] for _, f, _ in free.records], axis=0)
     assert (unlimited > quota).any()
+
+
+def test_points_quotas_round_to_whole_agents_without_bias():
+    """At a coarse scale each city's quota (agents) is its exact value rounded down or up, and the total
+    is the exact total within sampling error (so that small quotas still admit families on average)."""
+    sc = small("plan-2024.yaml", scale=100_000)
+    model = CitizenizationModel(sc)
+    exact = sc.policy.hukou.points_quota_per_million * model.city_state.district_pop / 1e6 / sc.scale
+    rounded = model.city_state.quota_left
+    assert np.all((rounded == np.floor(exact)) | (rounded == np.ceil(exact)))
+    frac = exact - np.floor(exact)
+    assert (rounded > np.floor(exact)).any()  # some fractions round up
+    assert abs(rounded.sum() - exact.sum()) < 4 * np.sqrt(np.sum(frac * (1 - frac)))
 
 
 @settings(max_examples=60, deadline=None)

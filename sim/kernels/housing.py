@@ -5,7 +5,8 @@ the plan's supply, fiscal rewards, land quotas and urban-village renovation (:mo
 :func:`allocate_affordable` admits applicants serially in row order each month, so that occupants
 never exceed places and results do not depend on the thread count:
 
-1. tenants leave for the market with the turnover hazard; the others keep their places;
+1. tenants leave for the market with the turnover hazard (and do not apply again that month); the
+   others keep their places;
 2. eligible renting migrant heads (months of residence and of insurance, 将稳定就业生活的农业转移人口纳入
    住房保障) apply with ``apply_prob`` and get places for their co-resident family while places last;
 3. co-resident members take the head's housing status (:func:`share_head_housing`, in the parallel
@@ -64,13 +65,15 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
             h = head_of[household[i]]
             if not _lives_with_head(i, h, with_head, city):
                 continue
+            left = False  # a tenant family leaving this month does not apply again before next month
             if housing[h] == AFFORDABLE:  # a member may see its head already gone: then it would have left too
                 if uniform(key, h, 0) < turnover:
+                    left = True
                     if h == i:
                         housing[i] = RENTED
                 else:
                     occupied[c, city[i]] += 1
-            if h == i and housing[i] == RENTED and is_migrant(i, alive, urban, hukou_urban) \
+            if h == i and not left and housing[i] == RENTED and is_migrant(i, alive, urban, hukou_urban) \
                     and months_in_city[i] >= elig_months and insured_months[i] >= elig_insured \
                     and uniform(key, i, 1) < apply_prob:
                 applies[j] = 1

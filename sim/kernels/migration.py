@@ -36,7 +36,7 @@ N_FLOWS = 7
 ROLE_HEAD, ROLE_CHILD = 0, 2  # sim.population role codes
 
 # Indices into the float parameter vector ``prm`` of :func:`migrate` (built by sim.model).
-(P_MIGRATE, P_RETURN, P_RETURN_UNEMPLOYED, P_RETURN_AGE50, P_ONWARD, P_ARRIVE_EMPLOYED, P_PORTABILITY,
+(P_MIGRATE, P_RETURN, P_RETURN_UNEMPLOYED, P_RETURN_AGE50, P_ONWARD, P_SKILL_FIND, P_PORTABILITY,
  P_COVERAGE, P_SERVICES_RETENTION, P_SKILL_RETURN, P_AFFORDABLE_RETURN, P_RENEWAL_RETENTION, P_GIG_SHARE,
  P_GIG_COVER, P_GIG_INJURY, P_LEAVE_HOME) = range(16)
 N_PARAMS = 16
@@ -65,24 +65,29 @@ def sample_many(cdf, rows, key):
 
 
 @njit(cache=True)
-def _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm):
+def _arrive(key, i, dest, city, urban, employed, skill, months_in_city, permit, housing, insured_months, find_prob,
+            prm):
+    """Agent ``i`` starts over in ``dest``: renting, no permit, a job found with the destination's job-finding
+    probability this month (as an unemployed migrant there, :mod:`sim.kernels.labour`), the insurance record
+    kept with the portability probability."""
     city[i] = dest
     urban[i] = 1
     months_in_city[i] = 0
     permit[i] = 0
     housing[i] = RENTED
-    employed[i] = 1 if uniform(key, i, 2) < prm[P_ARRIVE_EMPLOYED] else 0
+    employed[i] = 1 if uniform(key, i, 2) < find_prob[dest] * (1.0 + prm[P_SKILL_FIND] * (skill[i] - 1.0)) else 0
     if uniform(key, i, 3) >= prm[P_PORTABILITY]:
         insured_months[i] = 0
 
 
 @njit(cache=True)
-def _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, months_in_city, permit, housing,
-                insured_months, province, metro, prm):
+def _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, skill, months_in_city, permit,
+                housing, insured_months, find_prob, province, metro, prm):
     """Agent ``i`` leaves its rural home for a destination drawn from type ``row``; an adult child who
     leaves becomes the head of a household of its own (``role`` marked here)."""
     dest = sample_row(cdf, row, uniform(key, i, 1))
-    _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months, prm)
+    _arrive(key, i, dest, city, urban, employed, skill, months_in_city, permit, housing, insured_months, find_prob,
+            prm)
     tally[ARRIVALS, dest] += 1
     if role[i] != ROLE_HEAD:
         role[i] = ROLE_HEAD
@@ -124,8 +129,8 @@ def is_gig_worker(static_key, i, household, role, employed, gig_share):
 
 @njit(inline="always", cache=True)
 def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive, age, role, hukou_urban, household,
-                origin_city, city, urban, skill, employed, months_in_city, permit, housing, insured_months, province,
-                metro, amenity, service_months, service_weights, prm):
+                origin_city, city, urban, skill, employed, months_in_city, permit, housing, insured_months, find_prob,
+                province, metro, amenity, service_months, service_weights, prm):
     """This month's move of row ``i``, if any; counts into ``tally`` (flow x city).
 
     Heads at home (rural, or in a home area reclassified urban) may leave; heads renting in a town or
@@ -139,16 +144,16 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
         if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > WORK_AGE_MAX:
             return
         if uniform(key, i, 0) < prm[P_LEAVE_HOME]:
-            _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role,
-                        origin_city, city, urban, employed, months_in_city, permit, housing,
-                        insured_months, province, metro, prm)
+            _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role, origin_city, city,
+                        urban, employed, skill, months_in_city, permit, housing, insured_months, find_prob, province,
+                        metro, prm)
         return
     u = uniform(key, i, 0)
     row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
     if housing[i] == HOME:
         if age[i] <= WORK_AGE_MAX and u < prm[P_MIGRATE]:
-            _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed,
-                        months_in_city, permit, housing, insured_months, province, metro, prm)
+            _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, skill, months_in_city,
+                        permit, housing, insured_months, find_prob, province, metro, prm)
         return
     if housing[i] == OWNED:
         return
@@ -177,8 +182,8 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
     elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
         dest = sample_row(cdf, row, uniform(key, i, 1))
         if dest != here:
-            _arrive(key, i, dest, city, urban, employed, months_in_city, permit, housing, insured_months,
-                    prm)
+            _arrive(key, i, dest, city, urban, employed, skill, months_in_city, permit, housing, insured_months,
+                    find_prob, prm)
             tally[ONWARD, dest] += 1
             if metro[here] >= 0 and metro[here] == metro[dest]:
                 tally[METRO_INTERNAL, dest] += 1

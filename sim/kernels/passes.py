@@ -56,7 +56,8 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
                        separation_prob, skill_find, train_prob)
             migrate_row(move_key, static_key, i, moves[c], cdf, n_skill, n_family, family, alive, age, role,
                         hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city, permit,
-                        housing, insured_months, province, metro, amenity, service_months, service_weights, prm)
+                        housing, insured_months, find_prob, province, metro, amenity, service_months, service_weights,
+                        prm)
     return sum_chunks(work), sum_chunks(moves)
 
 
