@@ -111,15 +111,17 @@ class CitizenizationModel(mesa.Model):
         if self.month_of_year == 1 and self.steps > 1:
             self._new_year(flows)
         st.deliver_capacity(self.steps)
-        flows[FLOWS.index("deaths")], mothers = demography.deaths_and_mothers(
+        family = np.zeros(len(p.head_of), np.uint8)  # households with a child of school age (choice type)
+        flows[FLOWS.index("deaths")], mothers = demography.deaths_mothers_and_families(
             self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"], cols["city"],
-            self._death_prob, self.demography.birth_prob, p.n, n_chunks(p.n), n_cities)
-        p.promote_heads()
+            cols["role"], cols["household"], self._death_prob, self.demography.birth_prob, services.SCHOOL_AGE_MIN,
+            services.SCHOOL_AGE_MAX, family, p.n, n_chunks(p.n), n_cities)
+        p.promote_heads(family, services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX)
         self._births(flows, mothers)
         cols = p.columns
         nc = n_chunks(p.n)
-        self._work_and_move(flows, nc)
-        self._settle(flows, nc)
+        self._work_and_move(flows, family, nc)
+        self._settle(flows, nc, self._follow_and_settle(nc))
         sv = pol.services
         enrol = b.insurance_enrolment * (b.insurance_limit_uplift if pol.insurance.hukou_limit_removed else 1.0)
         school_rows, household_rows = passes.services_and_candidates(
@@ -172,13 +174,6 @@ class CitizenizationModel(mesa.Model):
             out[level] = np.bincount(v["city"][sel], minlength=self.geo.n_cities)
         return out
 
-    def _school_age_families(self) -> np.ndarray:
-        """1 per household with a child aged 3-15 (wherever it lives): the family dimension of choice types."""
-        cols = self.people.columns
-        return select.school_age_households(cols["alive"], cols["role"], cols["age"], cols["household"],
-                                            services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX,
-                                            len(self.people.head_of), self.people.n)
-
     def _schools(self, flows: np.ndarray | None, rows: np.ndarray | None = None) -> None:
         """Seat allocation for migrant children over the candidate ``rows``; ``flows=None`` is the initial
         placement (month 0, candidates found here)."""
@@ -228,9 +223,8 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("births")] = np.bincount(cols["city"][p.n:new_n], minlength=self.geo.n_cities)
         p.n = new_n
 
-    def _work_and_move(self, flows: np.ndarray, nc: int) -> None:
-        """Labour market, then moves (leaving home, returns, onward moves), then members follow their head
-        and this month's leavers get households of their own."""
+    def _work_and_move(self, flows: np.ndarray, family: np.ndarray, nc: int) -> None:
+        """Labour market, then moves (leaving home, returns, onward moves)."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         pol, geo = self.scenario.policy, self.geo
         ins = pol.insurance
@@ -239,7 +233,6 @@ class CitizenizationModel(mesa.Model):
         v = choice.utilities(geo, st.wage, st.expected_rent(), st.services, st.district_pop, b,
                              school=st.school_value, medical_bonus=medical)
         cdf = choice.cumulative(choice.logit_probabilities(v))
-        family = self._school_age_families()
         prm = np.zeros(migration.N_PARAMS)
         prm[migration.P_MIGRATE] = b.migrate_hazard
         prm[migration.P_RETURN] = b.return_hazard
@@ -276,25 +269,41 @@ class CitizenizationModel(mesa.Model):
         into = moved[migration.ARRIVALS] + moved[migration.ONWARD]
         flows[FLOWS.index("potential_region_arrivals")] = into * (geo.potential_region >= 0)
         flows[FLOWS.index("metro_satellite_arrivals")] = into * (st.core_of >= 0)
-        p.split_leavers(passes.follow_and_find_leavers(
-            p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"], cols["city"], cols["urban"],
-            cols["months_in_city"], cols["permit"], p.n, nc))
 
-    def _settle(self, flows: np.ndarray, nc: int) -> None:
-        p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
-        pol = self.scenario.policy
-        hk = pol.hukou
-        settled = np.zeros(len(p.head_of), np.uint8)
-        # 二.(三).2: landholders weigh the risk to their rural rights unless the guarantee is trusted.
+    def _settle_takeups(self) -> tuple[float, float]:
+        """Monthly settlement take-up of landholding and landless heads: 二.(三).2, landholders weigh the risk
+        to their rural rights unless the guarantee is trusted."""
+        b, pol = self.scenario.behaviour, self.scenario.policy
         deterrence = b.rural_rights_value * ((1.0 - b.rights_guarantee_trust) if pol.rural_rights.rights_protected
                                              else 1.0)
-        takeup_land = b.settle_takeup * (1.0 - deterrence)
-        takeup_noland = b.settle_takeup
-        settlement.settle_open_relaxed(
-            self._key(Stream.SETTLE), cols["alive"], cols["role"], cols["hukou_urban"], cols["hukou_city"],
-            cols["urban"], cols["city"], cols["household"], cols["months_in_city"], cols["insured_months"],
-            cols["permit"], cols["land"], st.tier, takeup_land, takeup_noland, hk.habitual_residence,
-            hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months, settled, p.n, nc)
+        return b.settle_takeup * (1.0 - deterrence), b.settle_takeup
+
+    def _follow_and_settle(self, nc: int) -> np.ndarray:
+        """Members follow their head, heads in open and relaxed cities settle, and this month's leavers get
+        households of their own (then settle likewise). Returns the settled-household flags."""
+        p, cols, st = self.people, self.people.columns, self.city_state
+        hk = self.scenario.policy.hukou
+        settled = np.zeros(len(p.head_of), np.uint8)
+        key = self._key(Stream.SETTLE)
+        settle_args = (cols["land"], st.tier, *self._settle_takeups(), hk.habitual_residence,
+                       hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months)
+        leavers = passes.follow_settle_and_find_leavers(
+            key, p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"], cols["city"],
+            cols["urban"], cols["months_in_city"], cols["permit"], cols["hukou_urban"], cols["hukou_city"],
+            cols["insured_months"], *settle_args, settled, p.n, nc)
+        p.split_leavers(leavers)
+        settled = np.concatenate((settled, np.zeros(len(leavers), np.uint8)))
+        settlement.settle_open_relaxed_rows(
+            key, leavers, cols["alive"], cols["role"], cols["hukou_urban"], cols["hukou_city"], cols["urban"],
+            cols["city"], cols["household"], cols["months_in_city"], cols["insured_months"], cols["permit"],
+            *settle_args, settled)
+        return settled
+
+    def _settle(self, flows: np.ndarray, nc: int, settled: np.ndarray) -> None:
+        """December's points round, then the members of every household settled this month."""
+        p, cols, st = self.people, self.people.columns, self.city_state
+        hk = self.scenario.policy.hukou
+        takeup_land, takeup_noland = self._settle_takeups()
         if self.month_of_year == 12:
             rows, points = settlement.points_applicants(
                 self._key(Stream.SETTLE + 1000), cols["alive"], cols["role"], cols["hukou_urban"], cols["urban"],

@@ -114,10 +114,13 @@ class People:
         self.n = m
         self.rebuild_heads()
 
-    def promote_heads(self) -> None:
-        """Give households whose head died a new head (the next living member of the block)."""
-        _promote_heads(self.head_of, self.columns["household"], self.columns["role"], self.columns["alive"],
-                       self.split_base, self.block_rows)
+    def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> None:
+        """Give households whose head died a new head (the next living member of the block). A child of
+        ``family_age_min``..``family_age_max`` promoted head no longer counts in its household's ``family``
+        flag (see :func:`sim.kernels.demography.deaths_mothers_and_families`), which is recounted."""
+        cols = self.columns
+        _promote_heads(self.head_of, cols["household"], cols["role"], cols["alive"], cols["age"], family,
+                       family_age_min, family_age_max, self.split_base, self.block_rows)
 
     def split_leavers(self, rows: np.ndarray) -> None:
         """Give each adult child who left home this month (``rows``, ascending; :func:`is_leaver`) a
@@ -181,21 +184,33 @@ def _compaction_order(household, alive, head_of, n, n_households):
 
 
 @njit(parallel=True, cache=True)
-def _promote_heads(head_of, household, role, alive, split_base, block_rows):
+def _promote_heads(head_of, household, role, alive, age, family, family_age_min, family_age_max, split_base,
+                   block_rows):
     """Where a head died, the next living row of its household block becomes head (else -1).
 
     The block ends at the first row of another household or at the newborns since the last compaction
-    (:func:`block_end`): a household whose block died out has no head until January.
+    (:func:`block_end`): a household whose block died out has no head until January. When the new head
+    was a child counted in the ``family`` flag, the flag is recounted over the rest of the block (rows
+    before the new head are dead, and newborns are not of those ages).
     """
     for h in prange(len(head_of)):
         j = head_of[h]
         if j < 0 or alive[j]:
             continue
         head_of[h] = -1
-        for k in range(j + 1, block_end(j, household, split_base, block_rows)):
+        end = block_end(j, household, split_base, block_rows)
+        for k in range(j + 1, end):
             if household[k] == h and alive[k]:
                 head_of[h] = k
+                was_counted = role[k] == 2 and family_age_min <= age[k] <= family_age_max
                 role[k] = 0
+                if was_counted:
+                    family[h] = 0
+                    for m in range(k + 1, end):
+                        if household[m] == h and alive[m] and role[m] == 2 and \
+                                family_age_min <= age[m] <= family_age_max:
+                            family[h] = 1
+                            break
                 break
 
 

@@ -31,9 +31,12 @@ def _gives_birth(key, i, alive, age, sex, birth_prob):
 
 
 @njit(parallel=True, cache=True)
-def deaths_and_mothers(death_key, birth_key, alive, age, sex, city, death_prob, birth_prob, n, n_chunks, n_cities):
-    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then the survivors who give
-    birth are found, in the same pass over the rows.
+def deaths_mothers_and_families(death_key, birth_key, alive, age, sex, city, role, household, death_prob, birth_prob,
+                                family_age_min, family_age_max, family, n, n_chunks, n_cities):
+    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then, in the same pass over
+    the rows, the survivors who give birth are found and ``family[household]`` is set to 1 for households
+    with a living child (role 2) aged ``family_age_min``..``family_age_max`` (the family dimension of the
+    destination choice; threads may set a flag at once, but only ever to 1).
 
     Returns (deaths per city, the rows of this month's mothers in ascending order).
     """
@@ -45,6 +48,8 @@ def deaths_and_mothers(death_key, birth_key, alive, age, sex, city, death_prob, 
                 alive[i] = 0
                 died[c, 0, city[i]] += 1
             mother[i] = _gives_birth(birth_key, i, alive, age, sex, birth_prob)
+            if alive[i] & (role[i] == 2) & (age[i] >= family_age_min) & (age[i] <= family_age_max):
+                family[household[i]] = 1
     return sum_chunks(died)[0], rows_where(mother, 1, n, n_chunks)
 
 

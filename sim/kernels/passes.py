@@ -33,7 +33,7 @@ from sim.kernels.services import (
     SCHOOL_PUBLIC,
     services_row,
 )
-from sim.kernels.settlement import reclassify_row
+from sim.kernels.settlement import reclassify_row, settle_open_relaxed
 from sim.kernels.tally import STOCKS, count_row
 from sim.population import follow_head, is_leaver
 
@@ -62,14 +62,24 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
 
 
 @njit(parallel=True, cache=True)
-def follow_and_find_leavers(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, n,
-                            n_chunks):
-    """Members living with their head take its place (:func:`sim.population.follow_head`); returns the
-    rows of this month's leavers (:func:`sim.population.is_leaver`), ascending."""
+def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, alive, role, city, urban, months_in_city,
+                                   permit, hukou_urban, hukou_city, insured_months, land, tier, takeup_land,
+                                   takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
+                                   settled_household, n, n_chunks):
+    """Members living with their head take its place (:func:`sim.population.follow_head`), heads in open
+    and relaxed cities settle (:func:`sim.kernels.settlement.settle_open_relaxed`: a head's row is never
+    written by the members' step, nor the members' by its); returns the rows of this month's leavers
+    (:func:`sim.population.is_leaver`), ascending: they settle once they head their own households
+    (:func:`sim.kernels.settlement.settle_open_relaxed_rows`)."""
     mask = np.zeros(n, np.uint8)
     for i in prange(n):
         follow_head(i, head_of, household, with_head, alive, role, city, urban, months_in_city, permit)
-        mask[i] = is_leaver(i, alive, role, household, head_of)
+        leaver = is_leaver(i, alive, role, household, head_of)
+        mask[i] = leaver
+        if not leaver:
+            settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
+                                months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland,
+                                habitual, open_months, relaxed_months, relaxed_insured, settled_household)
     return rows_where(mask, 1, n, n_chunks)
 
 

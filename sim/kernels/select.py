@@ -54,20 +54,6 @@ def is_household_candidate(i, alive, household, head_of, housing, code_a, code_b
 
 
 @njit(parallel=True, cache=True)
-def school_age_households(alive, role, age, household, age_min, age_max, n_households, n):
-    """1 for each household with a living child (role 2) aged ``age_min``..``age_max``, else 0.
-
-    Threads may write the same household's flag at once, but only ever the value 1: the result does
-    not depend on the thread count.
-    """
-    family = np.zeros(n_households, np.uint8)
-    for i in prange(n):
-        if alive[i] & (role[i] == 2) & (age[i] >= age_min) & (age[i] <= age_max):
-            family[household[i]] = 1
-    return family
-
-
-@njit(parallel=True, cache=True)
 def school_candidates(alive, age, school, age_min, age_max, in_school_a, in_school_b, n, n_chunks):
     """Rows of :func:`is_school_candidate`, ascending (the month's passes mark them as they go; this is
     for the initial placement)."""

@@ -31,29 +31,39 @@ def _is_candidate(i, alive, role, hukou_urban, urban):
     return alive[i] == 1 and role[i] == 0 and hukou_urban[i] == 0 and urban[i] == 1
 
 
-@njit(parallel=True, cache=True)
-def settle_open_relaxed(key, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
+@njit(inline="always", cache=True)
+def settle_open_relaxed(key, i, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
                         insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
-                        relaxed_months, relaxed_insured, settled_household, n, n_chunks):
-    """Heads in tier 0/1 cities who meet the conditions settle with their take-up probability."""
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not _is_candidate(i, alive, role, hukou_urban, urban):
-                continue
-            t = tier[city[i]]
-            if t == TIER_OPEN:
-                ok = months_in_city[i] >= open_months
-            elif t == TIER_RELAXED:
-                ok = months_in_city[i] >= relaxed_months and insured_months[i] >= relaxed_insured
-            else:
-                continue
-            if not habitual and permit[i] == 0:
-                ok = False
-            takeup = takeup_land if land[i] != 0 else takeup_noland
-            if ok and uniform(key, i, 0) < takeup:
-                hukou_urban[i] = 1
-                hukou_city[i] = city[i]
-                settled_household[household[i]] = 1
+                        relaxed_months, relaxed_insured, settled_household):
+    """Row ``i``, a head in a tier 0/1 city who meets the conditions, settles with its take-up probability
+    (run for every row by :func:`sim.kernels.passes.follow_settle_and_find_leavers`)."""
+    if not _is_candidate(i, alive, role, hukou_urban, urban):
+        return
+    t = tier[city[i]]
+    if t == TIER_OPEN:
+        ok = months_in_city[i] >= open_months
+    elif t == TIER_RELAXED:
+        ok = months_in_city[i] >= relaxed_months and insured_months[i] >= relaxed_insured
+    else:
+        return
+    if not habitual and permit[i] == 0:
+        ok = False
+    takeup = takeup_land if land[i] != 0 else takeup_noland
+    if ok and uniform(key, i, 0) < takeup:
+        hukou_urban[i] = 1
+        hukou_city[i] = city[i]
+        settled_household[household[i]] = 1
+
+
+@njit(parallel=True, cache=True)
+def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
+                             insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
+                             relaxed_months, relaxed_insured, settled_household):
+    """:func:`settle_open_relaxed` for the given rows (this month's leavers, once they head households)."""
+    for j in prange(len(rows)):
+        settle_open_relaxed(key, rows[j], alive, role, hukou_urban, hukou_city, urban, city, household,
+                            months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland, habitual,
+                            open_months, relaxed_months, relaxed_insured, settled_household)
 
 
 @njit(parallel=True, cache=True)
