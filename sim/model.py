@@ -131,11 +131,11 @@ class CitizenizationModel(mesa.Model):
             sv.permit_residence_months, permit_probability(sv, b.permit_hazard), min(1.0, enrol), p.n, nc)
         self._schools(flows, school_rows)
         self._housing(flows, household_rows)
-        rc, stocks = passes.share_reclassify_count(
-            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], p.head_of, cols["with_head"],
-            cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["employed"],
-            cols["insured_months"], cols["permit"], cols["school"], cols["housing"], cols["age"], cols["skill"],
-            self.geo.province, st.reclassify_rate, b.reclassify_hukou_share, p.n, nc, n_cities)
+        rc, stocks = passes.reclassify_and_count(
+            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], cols["hukou_urban"], cols["hukou_city"],
+            cols["city"], cols["urban"], cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
+            cols["housing"], cols["age"], cols["skill"], self.geo.province, st.reclassify_rate,
+            b.reclassify_hukou_share, p.n, nc, n_cities)
         flows[FLOWS.index("reclassified")] = rc[0]
         flows[FLOWS.index("reclassified_hukou")] = rc[1]
         flows[FLOWS.index("potential_region_reclassified")] = rc[0] * (self.geo.potential_region >= 0)
@@ -197,8 +197,8 @@ class CitizenizationModel(mesa.Model):
             flows[FLOWS.index("children_sent_back")] = moved[1]
 
     def _housing(self, flows: np.ndarray, rows: np.ndarray) -> None:
-        """Affordable rental places for the households of the candidate ``rows`` (members share the
-        head's housing in the month's last pass)."""
+        """Affordable rental places for the households of the candidate ``rows`` (whose members then
+        share their head's housing)."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         hs = self.scenario.policy.housing
         _, allocated = housing.allocate_affordable(

@@ -107,11 +107,9 @@ class People:
         n = self.n
         cols = self.columns
         source = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
-        m = len(source)
         for arr in cols.values():
-            arr[:m] = arr[source]
-            arr[m:n] = 0
-        self.n = m
+            _reorder(arr, source, n)
+        self.n = len(source)
         self.rebuild_heads()
 
     def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> None:
@@ -181,6 +179,19 @@ def _compaction_order(household, alive, head_of, n, n_households):
             source[start[h]] = i
             start[h] += 1
     return source
+
+
+@njit(parallel=True, cache=True)
+def _reorder(column, source, n):
+    """``column[:m] = column[source]`` and zeros in ``column[m:n]`` (``m = len(source)``), in parallel."""
+    m = len(source)
+    gathered = np.empty(m, column.dtype)
+    for k in prange(m):
+        gathered[k] = column[source[k]]
+    for k in prange(m):
+        column[k] = gathered[k]
+    for k in prange(m, n):
+        column[k] = 0
 
 
 @njit(parallel=True, cache=True)

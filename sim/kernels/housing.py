@@ -9,8 +9,8 @@ never exceed places and results do not depend on the thread count:
    others keep their places;
 2. eligible renting migrant heads (months of residence and of insurance, 将稳定就业生活的农业转移人口纳入
    住房保障) apply with ``apply_prob`` and get places for their co-resident family while places last;
-3. co-resident members take the head's housing status (:func:`share_head_housing`, in the parallel
-   tally pass of :mod:`sim.kernels.passes`).
+3. co-resident members take the head's housing status (:func:`share_head_housing`: here for the
+   candidate households, and for everyone in the services pass of :mod:`sim.kernels.passes`).
 """
 
 import numpy as np
@@ -101,6 +101,9 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
             housing[i] = AFFORDABLE
             used[k] += need[a]
             allocated[k] += need[a]
+    # 4. members living with their head take its (new) housing.
+    for j in prange(n_rows):
+        share_head_housing(rows[j], alive, household, head_of, with_head, city, housing)
     return used, allocated
 
 

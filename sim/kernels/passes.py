@@ -87,16 +87,21 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
 def services_and_candidates(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                             employed, months_in_city, permit, insured_months, school, housing, permit_months,
                             permit_prob, insurance_prob, n, n_chunks):
-    """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); then
-    the candidates of the serial seat and housing allocations are marked.
+    """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); members
+    living with their head take its housing (:func:`sim.kernels.housing.share_head_housing`); then the
+    candidates of the serial seat and housing allocations are marked.
 
     Returns (school candidate rows, household candidate rows), ascending. Neither allocation changes
-    who is a candidate of the other: seats never change a head's housing.
+    who is a candidate of the other: seats never change a head's housing. From here to the month's end
+    only the affordable-housing allocation changes a head's housing, and it shares the change with its
+    candidate households' members itself; a child brought by its family takes the head's housing and one
+    sent back goes home: so every member's housing ends the month as the head's, as if shared last.
     """
     mask = np.zeros(n, np.uint8)
     for i in prange(n):
         services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
                      months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob)
+        share_head_housing(i, alive, household, head_of, with_head, city, housing)
         school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
                                          SCHOOL_PRIVATE)
         household_row = is_household_candidate(i, alive, household, head_of, housing, RENTED, AFFORDABLE)
@@ -105,13 +110,11 @@ def services_and_candidates(key, alive, age, role, household, head_of, hukou_urb
 
 
 @njit(parallel=True, cache=True)
-def share_reclassify_count(key, alive, household, head_of, with_head, hukou_urban, hukou_city, city, urban,
-                           employed, insured_months, permit, school, housing, age, skill, province,
-                           reclassify_rate, hukou_share, n, n_chunks, n_cities):
-    """The month's last pass: members share their head's housing
-    (:func:`sim.kernels.housing.share_head_housing`), rural areas are reclassified
-    (:func:`sim.kernels.settlement.reclassify_row`) and every row is counted
-    (:func:`sim.kernels.tally.count_row`).
+def reclassify_and_count(key, alive, household, hukou_urban, hukou_city, city, urban, employed, insured_months,
+                         permit, school, housing, age, skill, province, reclassify_rate, hukou_share, n, n_chunks,
+                         n_cities):
+    """The month's last pass: rural areas are reclassified (:func:`sim.kernels.settlement.reclassify_row`)
+    and every row is counted (:func:`sim.kernels.tally.count_row`).
 
     Returns (reclassified residents and hukou conversions, 2 x city; stocks, ``STOCKS`` x city).
     """
@@ -119,7 +122,6 @@ def share_reclassify_count(key, alive, household, head_of, with_head, hukou_urba
     stocks = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            share_head_housing(i, alive, household, head_of, with_head, city, housing)
             reclassify_row(key, i, reclassified[c], alive, urban, hukou_urban, hukou_city, city, household,
                            reclassify_rate, hukou_share)
             count_row(stocks[c], i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit,
