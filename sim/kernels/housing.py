@@ -103,16 +103,14 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
             allocated[k] += need[a]
     # 4. members living with their head take its (new) housing.
     for j in prange(n_rows):
-        share_head_housing(rows[j], alive, household, head_of, with_head, city, housing)
+        i = rows[j]
+        share_head_housing(i, head_of[household[i]], alive, with_head, city, housing)
     return used, allocated
 
 
 @njit(inline="always", cache=True)
-def share_head_housing(i, alive, household, head_of, with_head, city, housing):
-    """Row ``i``, if it lives with its head (same city), takes the head's housing status (order-free:
+def share_head_housing(i, h, alive, with_head, city, housing):
+    """Row ``i``, if it lives with its head ``h`` (same city), takes the head's housing status (order-free:
     heads never change here)."""
-    if alive[i] == 0 or with_head[i] == 0:
-        return
-    h = head_of[household[i]]
-    if h >= 0 and h != i and city[i] == city[h] and housing[i] != housing[h]:
+    if alive[i] == 1 and with_head[i] == 1 and h >= 0 and h != i and city[i] == city[h] and housing[i] != housing[h]:
         housing[i] = housing[h]  # written only when it changes: most months nothing does

@@ -101,10 +101,11 @@ def services_and_candidates(key, alive, age, role, household, head_of, hukou_urb
     for i in prange(n):
         services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
                      months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob)
-        share_head_housing(i, alive, household, head_of, with_head, city, housing)
+        h = head_of[household[i]]
+        share_head_housing(i, h, alive, with_head, city, housing)
         school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
                                          SCHOOL_PRIVATE)
-        household_row = is_household_candidate(i, alive, household, head_of, housing, RENTED, AFFORDABLE)
+        household_row = is_household_candidate(i, h, alive, housing, RENTED, AFFORDABLE)
         mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
     return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
 

@@ -46,9 +46,8 @@ def is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in
 
 
 @njit(inline="always", cache=True)
-def is_household_candidate(i, alive, household, head_of, housing, code_a, code_b):
-    """Living row whose household head's housing is ``code_a`` or ``code_b``."""
-    head = head_of[household[i]]
+def is_household_candidate(i, head, alive, housing, code_a, code_b):
+    """Living row whose household head (row ``head``, -1 for none) has housing ``code_a`` or ``code_b``."""
     hs = housing[max(head, 0)]
     return alive[i] & (head >= 0) & ((hs == code_a) | (hs == code_b))
 
