@@ -184,7 +184,7 @@ class CitizenizationModel(mesa.Model):
         if rows is None:
             rows = select.school_candidates(cols["alive"], cols["age"], cols["school"], services.SCHOOL_AGE_MIN,
                                             services.SCHOOL_AGE_MAX, services.SCHOOL_PUBLIC,
-                                            services.SCHOOL_PRIVATE, p.n, n_chunks(p.n))
+                                            services.SCHOOL_PRIVATE, p.n)
         moved, self._seat_used, self._seat_demand = services.allocate_school_seats(
             self._key(Stream.SCHOOL), rows, cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
             cols["hukou_urban"], cols["urban"], cols["city"], cols["origin_city"], cols["with_head"],
@@ -327,11 +327,15 @@ class CitizenizationModel(mesa.Model):
 
     # -- results --------------------------------------------------------------------------------
     def _count_stocks(self) -> np.ndarray:
+        """Stocks per city now (the month's last pass, with no area reclassified)."""
         p, cols = self.people, self.people.columns
-        return tally.count_stocks(cols["alive"], cols["urban"], cols["hukou_urban"], cols["hukou_city"], cols["city"],
-                                  cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
-                                  self.geo.province, p.n, n_chunks(p.n), self.geo.n_cities, cols["age"],
-                                  cols["skill"], cols["housing"])
+        no_reclassification = np.zeros(self.geo.n_cities)
+        _, stocks = passes.reclassify_and_count(
+            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], cols["hukou_urban"], cols["hukou_city"],
+            cols["city"], cols["urban"], cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
+            cols["housing"], cols["age"], cols["skill"], self.geo.province, no_reclassification, 0.0, p.n,
+            n_chunks(p.n), self.geo.n_cities)
+        return stocks
 
     def _record(self, stocks: np.ndarray, flows: np.ndarray) -> None:
         """Agent stocks (tally.STOCKS) followed by the city stocks (cities.CITY_STOCKS), flows, tiers."""

@@ -107,8 +107,9 @@ class People:
         n = self.n
         cols = self.columns
         source = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
-        for arr in cols.values():
-            _reorder(arr, source, n)
+        for arr in cols.values():  # as unsigned integers of the same width: three compiled kernels in all
+            _reorder(arr[:n].view(f"u{arr.itemsize}"), source)
+            arr[len(source):n] = 0
         self.n = len(source)
         self.rebuild_heads()
 
@@ -182,16 +183,14 @@ def _compaction_order(household, alive, head_of, n, n_households):
 
 
 @njit(parallel=True, cache=True)
-def _reorder(column, source, n):
-    """``column[:m] = column[source]`` and zeros in ``column[m:n]`` (``m = len(source)``), in parallel."""
+def _reorder(column, source):
+    """``column[:m] = column[source]`` (``m = len(source)``), in parallel."""
     m = len(source)
     gathered = np.empty(m, column.dtype)
     for k in prange(m):
         gathered[k] = column[source[k]]
     for k in prange(m):
         column[k] = gathered[k]
-    for k in prange(m, n):
-        column[k] = 0
 
 
 @njit(parallel=True, cache=True)

@@ -81,7 +81,7 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     applicants = rows[rows_where(applies, 1, n_rows, n_chunks)]
     # 2. the family each applicant needs housed: its block, plus newborns since the last compaction.
     need = np.zeros(len(applicants), np.int64)
-    for a in prange(len(applicants)):
+    for a in range(len(applicants)):
         need[a] = _family_size(applicants[a], alive, household, with_head, city, split_base, block_rows)
     if len(applicants) > 0:  # newborns are candidates too (their head rents): the tail of ``rows``
         for j in range(np.searchsorted(rows, block_rows), n_rows):

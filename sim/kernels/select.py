@@ -52,11 +52,14 @@ def is_household_candidate(i, head, alive, housing, code_a, code_b):
     return alive[i] & (head >= 0) & ((hs == code_a) | (hs == code_b))
 
 
-@njit(parallel=True, cache=True)
-def school_candidates(alive, age, school, age_min, age_max, in_school_a, in_school_b, n, n_chunks):
+@njit(cache=True)
+def school_candidates(alive, age, school, age_min, age_max, in_school_a, in_school_b, n):
     """Rows of :func:`is_school_candidate`, ascending (the month's passes mark them as they go; this is
-    for the initial placement)."""
-    mask = np.zeros(n, np.uint8)
-    for i in prange(n):
-        mask[i] = is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in_school_b)
-    return rows_where(mask, 1, n, n_chunks)
+    for the initial placement, once)."""
+    rows = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in_school_b):
+            rows[k] = i
+            k += 1
+    return rows[:k].copy()

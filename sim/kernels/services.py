@@ -92,9 +92,9 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
 
     ``rows`` are the candidate rows in ascending order (every row of school age or holding a school
     place, marked by :func:`sim.kernels.passes.services_and_candidates`), so that the loops skip the
-    other agents. Only the two capacity checks run serially in row order, over the incumbents and the
-    applicants; bringing children, finding incumbents and applicants and counting demand are
-    order-free (a child's step reads its head, which no step here changes) and run in parallel.
+    other agents. The capacity checks run serially in row order; bringing children and finding the
+    incumbents are order-free (a child's step reads its head, which no step here changes) and run in
+    parallel (the other steps are light, and a parallel loop costs seconds of compilation).
     ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
     ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
     The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
@@ -125,9 +125,9 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
         else:
             school[i] = SCHOOL_PRIVATE
     # 3. Applicants: new in the city, or (in September) in a private school.
-    for j in prange(n_rows):
-        marked[j] = _applies(rows[j], alive, age, urban, hukou_urban, months_in_city, school, reapply)
-    for i in rows[rows_where(marked, 1, n_rows, n_chunks)]:
+    for i in rows:
+        if not _applies(i, alive, age, urban, hukou_urban, months_in_city, school, reapply):
+            continue
         s = school[i]
         new = s == SCHOOL_NONE or (s == SCHOOL_PRIVATE and months_in_city[i] <= 1)
         h = head_of[household[i]]
@@ -147,13 +147,11 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
         else:
             school[i] = SCHOOL_PRIVATE
     # 4. Demand: accompanying migrant children by level.
-    demand = np.zeros((n_chunks, 2, n_cities), np.int64)
-    for c in prange(n_chunks):
-        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
-            i = rows[j]
-            if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and is_migrant(i, alive, urban, hukou_urban):
-                demand[c, _level(age[i]), city[i]] += 1
-    return sum_chunks(moved), used, sum_chunks(demand)
+    demand = np.zeros((2, n_cities), np.int64)
+    for i in rows:
+        if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and is_migrant(i, alive, urban, hukou_urban):
+            demand[_level(age[i]), city[i]] += 1
+    return sum_chunks(moved), used, demand
 
 
 @njit(inline="always", cache=True)

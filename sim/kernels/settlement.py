@@ -19,7 +19,7 @@ Levers (二.(二).1, 二.(三).2; docs/levers.md):
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK, sum_chunks
+from sim.kernels import CHUNK
 from sim.population import block_end
 from sim.rng import uniform
 
@@ -55,12 +55,12 @@ def settle_open_relaxed(key, i, alive, role, hukou_urban, hukou_city, urban, cit
         settled_household[household[i]] = 1
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
                              insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
                              relaxed_months, relaxed_insured, settled_household):
     """:func:`settle_open_relaxed` for the given rows (this month's leavers, once they head households)."""
-    for j in prange(len(rows)):
+    for j in range(len(rows)):
         settle_open_relaxed(key, rows[j], alive, role, hukou_urban, hukou_city, urban, city, household,
                             months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland, habitual,
                             open_months, relaxed_months, relaxed_insured, settled_household)
@@ -166,38 +166,30 @@ def _settle_member(key, i, t, alive, role, age, with_head, household, head_of, h
             t[1, k] += 1
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def settle_members(key, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city, urban,
                    months_in_city, permit, housing, settled_household, whole_family, member_share, split_base,
                    block_rows, n, n_cities):
     """Members of households whose head settled this month follow the settlement rule.
 
-    Only those households are visited: each settled head's block, then the newborns since the last
-    compaction. Returns (all settlers, points settlers, joiners) x city; every settler counts in the
-    head's city.
+    Only those households are visited (a few thousand a month even at 1:100, so serially): each settled
+    head's block, then the newborns since the last compaction. Returns (all settlers, points settlers,
+    joiners) x city; every settler counts in the head's city.
     """
-    heads = head_of[np.flatnonzero(settled_household)]
-    per_task = 256
-    n_head_tasks = (len(heads) + per_task - 1) // per_task
-    n_tail_chunks = (n - block_rows + CHUNK - 1) // CHUNK
-    tally = np.zeros((n_head_tasks + n_tail_chunks + 1, 3, n_cities), np.int64)
-    for task in prange(n_head_tasks):
-        for a in range(task * per_task, min(len(heads), (task + 1) * per_task)):
-            h = heads[a]
-            hh = household[h]
-            for i in range(h, block_end(h, household, split_base, block_rows)):
-                if household[i] == hh:
-                    _settle_member(key, i, tally[task], alive, role, age, with_head, household, head_of, hukou_urban,
-                                   hukou_city, city, urban, months_in_city, permit, housing, settled_household[hh],
-                                   whole_family, member_share)
-    for c in prange(n_tail_chunks):
-        for i in range(block_rows + c * CHUNK, min(n, block_rows + (c + 1) * CHUNK)):
-            route = settled_household[household[i]]
-            if route != 0:
-                _settle_member(key, i, tally[n_head_tasks + c], alive, role, age, with_head, household, head_of,
-                               hukou_urban, hukou_city, city, urban, months_in_city, permit, housing, route,
+    tally = np.zeros((3, n_cities), np.int64)
+    for hh in np.flatnonzero(settled_household):
+        h = head_of[hh]
+        for i in range(h, block_end(h, household, split_base, block_rows)):
+            if household[i] == hh:
+                _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban,
+                               hukou_city, city, urban, months_in_city, permit, housing, settled_household[hh],
                                whole_family, member_share)
-    return sum_chunks(tally)
+    for i in range(block_rows, n):
+        route = settled_household[household[i]]
+        if route != 0:
+            _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city,
+                           city, urban, months_in_city, permit, housing, route, whole_family, member_share)
+    return tally
 
 
 @njit(inline="always", cache=True)

@@ -1,13 +1,12 @@
 """Stock counts per city: the raw material of every reported metric.
 
-Counts are integers kept per chunk and summed afterwards, so they are exact and identical for any
-thread count. Rates (urbanization, coverage, shares) are formed from them in :mod:`sim.metrics`.
+:func:`count_row` adds one row; the month's last pass (:func:`sim.kernels.passes.reclassify_and_count`)
+runs it for every row. Counts are integers kept per chunk and summed afterwards, so they are exact and
+identical for any thread count. Rates (urbanization, coverage, shares) are formed from them in :mod:`sim.metrics`.
 """
 
-import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE
 from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
@@ -70,16 +69,3 @@ def count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insur
         t[CHILD_PUBLIC, k] += 1
     elif school[i] == SCHOOL_PRIVATE:
         t[CHILD_PRIVATE, k] += 1
-
-
-@njit(parallel=True, cache=True)
-def count_stocks(alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
-                 province, n, n_chunks, n_cities, age, skill, housing):
-    """Stocks per city (summed over chunks): array (n_stocks, n_cities) of int64."""
-    tally = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
-    for c in prange(n_chunks):
-        t = tally[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit, school,
-                      province, age, skill, housing)
-    return sum_chunks(tally)
