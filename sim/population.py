@@ -163,13 +163,18 @@ def _rebuild_heads(household, role, alive, n, n_households):
 
 @njit(cache=True)
 def _compaction_order(household, alive, head_of, n, n_households):
-    """Source row of each output row: living rows grouped by household id, head first, stable."""
-    size = np.zeros(n_households + 1, np.int64)
+    """Source row of each output row: living rows grouped by household id, head first, stable.
+
+    32-bit rows and offsets: this is the year's memory peak (the person columns, ``source`` and one
+    column's reordered copy), and rows are counted in int32 everywhere (``head_of``).
+    """
+    start = np.zeros(n_households + 1, np.int32)  # first: sizes, shifted by one
     for i in range(n):
         if alive[i]:
-            size[household[i] + 1] += 1
-    start = np.cumsum(size)  # start[h] = first output row of household h
-    source = np.empty(start[-1], np.int64)
+            start[household[i] + 1] += 1
+    for h in range(n_households):  # running sum in place: start[h] = first output row of household h
+        start[h + 1] += start[h]
+    source = np.empty(start[-1], np.int32)
     for h in range(n_households):
         if head_of[h] >= 0:
             source[start[h]] = head_of[h]
