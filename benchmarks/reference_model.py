@@ -57,10 +57,12 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
     services, industrial clusters), metro commuting, urban renewal and rents, newcomers' access
     (seat chance, school value, affordable chance, service index), and the settlements of the year.
 
-Which engine: the rules of the engine at commit ``aa605f6`` (the plan's levers of ``f8fd7c8`` and
+Which engine: the rules of the engine at commit ``a41d951`` (the plan's levers of ``f8fd7c8`` and
 ``7ede52f``, monthly head promotion and O(n) compaction of ``f32172e``, the follow-the-head fix of
-``dc0c08e``, leaving home and mobility shocks). The calibrated behaviour (``sim/data/calibrated.yaml``)
-comes with the engine's scenario.
+``dc0c08e``, leaving home and mobility shocks of ``ac49957``, destination job finding, random rounding of
+points quotas, no same-month re-application for affordable housing and block-only promotion of
+``2f6bb8a``). The calibrated behaviour and shocks (``sim/data/calibrated.yaml``) come with the engine's
+scenario.
 
 Row order. The engine's serial passes (school seats, affordable housing, the points queue's ties) run in
 row order, so the reference keeps the engine's row order in ``ReferenceModel.rows``: households by id,
