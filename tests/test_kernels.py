@@ -1,0 +1,70 @@
+"""Household rules of the kernels on hand-made rows (cases too rare to count on in a simulated month)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.kernels.housing import AFFORDABLE, RENTED, allocate_affordable
+from sim.population import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
+from sim.rng import stream_key
+
+SCHOOL_AGES = (3, 15)
+
+
+def _people(households: list[list[tuple[int, int]]]) -> People:
+    """Households of (role, age) rows, head first, as after a compaction; everyone alive, in city 0."""
+    rows = [(h, role, age) for h, members in enumerate(households) for role, age in members]
+    p = People.empty(len(rows))
+    p.n = len(rows)
+    v = p.view()
+    v["household"][:] = [h for h, _, _ in rows]
+    v["role"][:] = [role for _, role, _ in rows]
+    v["age"][:] = [age for _, _, age in rows]
+    v["alive"][:] = 1
+    v["with_head"][:] = 1
+    p.rebuild_heads()
+    return p
+
+
+def test_a_promoted_school_age_child_leaves_the_family_flag_only_if_it_was_the_last():
+    """The head dies; the next member, a 10-year-old, becomes head. Its household keeps the flag of
+    households with school-age children only if another such child lives in it."""
+    p = _people([[(ROLE_HEAD, 40), (ROLE_CHILD, 10), (ROLE_CHILD, 8)],
+                 [(ROLE_HEAD, 40), (ROLE_CHILD, 10), (ROLE_CHILD, 20)],
+                 [(ROLE_HEAD, 40), (ROLE_SPOUSE, 38), (ROLE_CHILD, 9)]])
+    v = p.view()
+    v["alive"][[0, 3, 6]] = 0  # every head dies
+    family = np.ones(3, np.uint8)  # as the deaths pass leaves them: each has a living child aged 3-15
+    p.promote_heads(family, *SCHOOL_AGES)
+    assert list(p.head_of) == [1, 4, 7]
+    assert v["role"][1] == v["role"][4] == v["role"][7] == ROLE_HEAD
+    assert list(family) == [1, 0, 1]  # another child of 8 / only a 20-year-old left / the spouse was promoted
+
+
+def test_promotion_skips_rows_split_off_since_the_last_compaction():
+    p = _people([[(ROLE_HEAD, 50), (ROLE_CHILD, 22), (ROLE_CHILD, 17)]])
+    p.split_leavers(np.array([1]))  # the 22-year-old left home: its own household, id 1
+    v = p.view()
+    v["role"][1] = ROLE_HEAD
+    v["alive"][0] = 0
+    family = np.zeros(2, np.uint8)
+    p.promote_heads(family, *SCHOOL_AGES)
+    assert p.head_of[0] == 2 and p.head_of[1] == 1
+
+
+def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
+    """With certain turnover and certain application, the tenant family leaves and stays out this month,
+    while an eligible renting family gets the place."""
+    p = _people([[(ROLE_HEAD, 35), (ROLE_SPOUSE, 33)], [(ROLE_HEAD, 30)]])
+    v = p.view()
+    v["urban"][:] = 1  # migrants: rural hukou, living in town
+    v["months_in_city"][:] = 60
+    v["insured_months"][:] = 60
+    v["housing"][:] = [AFFORDABLE, AFFORDABLE, RENTED]
+    rows = np.arange(p.n)
+    used, allocated = allocate_affordable(
+        stream_key(1, 1, 15), rows, v["alive"], v["household"], p.head_of, v["hukou_urban"], v["urban"], v["city"],
+        v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([10.0]), 0, 0, 1.0, 1.0,
+        p.split_base, p.block_rows, 1)
+    assert list(v["housing"]) == [RENTED, RENTED, AFFORDABLE]
+    assert used[0] == 1 and allocated[0] == 1
