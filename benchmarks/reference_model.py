@@ -39,7 +39,7 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
 7. settlement: heads in open and relaxed cities who meet the conditions (and, without registration at
    habitual residence, hold a permit) settle with the take-up probability (lower for landholders unless
    rural rights are protected and trusted); in December permit-holding heads in points cities apply and
-   are admitted in points order while the annual quota covers the family; then the members of settled
+   are admitted in points order while the annual quota covers the members who settle; then the members of settled
    households settle (whole family: co-resident members, and left-behind spouse and children who join;
    otherwise each co-resident member with ``member_settle_share``);
 8. services: months in the city, residence permit, insurance months; a child under 18 living where its
@@ -516,23 +516,38 @@ class Person(mesa.Agent):
         self.hukou_urban = True
         self.hukou_city = self.city
 
+    def settlement_outcome(self) -> str:
+        """What the settlement of this person's head does to it this month: "settles" (the head; a
+        co-resident rural-hukou member: whole family always, else with ``member_settle_share``, one draw a
+        month however often asked), "joins" (whole family: a left-behind spouse or child) or "stays"."""
+        m = self.model
+        hk = m.scenario.policy.hukou
+        h = self.household.head
+        if h is self:
+            return "settles"
+        if self.with_head and self.city == h.city and not self.hukou_urban:
+            if hk.whole_family:
+                return "settles"
+            if self not in m.member_draws:
+                m.member_draws[self] = m.rng.random()
+            return "settles" if m.member_draws[self] < hk.member_settle_share else "stays"
+        if hk.whole_family and not self.hukou_urban and self.joins_head():
+            return "joins"
+        return "stays"
+
     def settle_with_head(self) -> None:
-        """Members of a household whose head settled this month: the head counts; a co-resident member
-        settles (whole family: always, else with ``member_settle_share``); with whole-family settling a
-        left-behind spouse or child joins the head and settles."""
+        """Members of a household whose head settled this month follow :meth:`settlement_outcome`; a
+        joiner first moves to the head."""
         m = self.model
         route = m.settled.get(self.household)
         if route is None:
             return
-        hk = m.scenario.policy.hukou
+        outcome = self.settlement_outcome()
+        if outcome == "stays":
+            return
         h = self.household.head
         k = h.city
-        settles = False
-        if h is self:
-            settles = True
-        elif self.with_head and self.city == k and not self.hukou_urban:
-            settles = hk.whole_family or m.rng.random() < hk.member_settle_share
-        elif hk.whole_family and not self.hukou_urban and self.joins_head():
+        if outcome == "joins":
             self.with_head = True
             self.city = k
             self.urban = h.urban
@@ -540,13 +555,11 @@ class Person(mesa.Agent):
             self.permit = h.permit
             self.housing = h.housing
             m.flows["family_joiners"][k] += 1
-            settles = True
-        if settles:
-            self.hukou_urban = True
-            self.hukou_city = k
-            m.flows["settlements"][k] += 1
-            if route == "points":
-                m.flows["points_settlements"][k] += 1
+        self.hukou_urban = True
+        self.hukou_city = k
+        m.flows["settlements"][k] += 1
+        if route == "points":
+            m.flows["points_settlements"][k] += 1
 
     # -- services --------------------------------------------------------------------------------
     def use_services(self) -> None:
@@ -734,6 +747,7 @@ class ReferenceModel(mesa.Model):
 
     def settle(self) -> None:
         self.settled = {}
+        self.member_draws: dict[Person, float] = {}  # members' settle-or-stay draws of this month
         self.people.do("apply_to_settle")
         if self.month_of_year == 12:
             self.admit_by_points()
@@ -742,7 +756,7 @@ class ReferenceModel(mesa.Model):
     def admit_by_points(self) -> None:
         """December: permit-holding heads in points cities with enough insurance months apply (with the
         take-up probability compounded over the year); each city admits them in points order (ties: row
-        order) while its annual quota in persons covers the family the settlement moves."""
+        order) while its annual quota in persons covers the members the settlement gives a hukou."""
         hk = self.scenario.policy.hukou
         applicants = [h for h in self.rows
                       if h.is_candidate() and self.places[h.city].tier == TIER_POINTS and h.permit
@@ -751,8 +765,7 @@ class ReferenceModel(mesa.Model):
         applicants.sort(key=lambda h: (h.city, -h.points()))  # stable: ties stay in row order
         for head in applicants:
             place = self.places[head.city]
-            size = sum(1 for p in head.household.members if p.alive and (
-                p.lives_with_head or (hk.whole_family and p.joins_head())))
+            size = sum(1 for p in head.household.members if p.alive and p.settlement_outcome() != "stays")
             if not hk.abolish_annual_quota:
                 if size > place.quota_left:
                     continue

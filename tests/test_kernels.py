@@ -68,3 +68,26 @@ def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
         p.split_base, p.block_rows, 1)
     assert list(v["housing"]) == [RENTED, RENTED, AFFORDABLE]
     assert used[0] == 1 and allocated[0] == 1
+
+
+def test_points_quota_is_charged_for_the_members_who_settle():
+    """Head, a co-resident spouse who already holds an urban hukou, a co-resident child and a child left
+    at home: the quota counts the head, the child (whole family, or when its draw says so) and, with
+    whole-family settling, the left-behind child who joins - never the spouse."""
+    from sim.kernels.settlement import family_sizes
+
+    p = _people([[(ROLE_HEAD, 40), (ROLE_SPOUSE, 38), (ROLE_CHILD, 12), (ROLE_CHILD, 9)]])
+    v = p.view()
+    v["urban"][:3] = 1
+    v["city"][3] = 1  # left at home in another prefecture
+    v["with_head"][3] = 0
+    v["hukou_urban"][1] = 1
+    key = stream_key(1, 12, 12)
+
+    def size(whole_family: bool, share: float) -> int:
+        return int(family_sizes(key, v["alive"], v["with_head"], v["household"], v["city"], v["urban"], v["role"],
+                                v["age"], v["hukou_urban"], p.head_of, whole_family, share, p.n, 1)[0])
+
+    assert size(True, 0.0) == 3  # head, child, left-behind child
+    assert size(False, 1.0) == 2  # head, child
+    assert size(False, 0.0) == 1  # the head alone

@@ -90,7 +90,7 @@ def points_applicants(key, alive, role, hukou_urban, urban, city, months_in_city
 @njit(cache=True)
 def admit_by_points(rows, order, city, household, family_size, quota_left, unlimited, hukou_urban,
                     hukou_city, settled_household):
-    """Admit applicants in ``order`` (best points first) while their city's quota covers the family.
+    """Admit applicants in ``order`` (best points first) while their city's quota covers the family members who settle.
 
     Returns persons admitted per city. ``quota_left`` (agents, per city) is decreased in place.
     """
@@ -117,10 +117,28 @@ def _joins_head(i, h, role, with_head, city, urban, age):
         (city[i] != city[h] or urban[i] != urban[h])
 
 
+STAYS, SETTLES, JOINS = 0, 1, 2  # what a head's settlement does to a member of its household
+
+
+@njit(inline="always", cache=True)
+def _member_outcome(key, i, h, role, age, with_head, hukou_urban, city, urban, whole_family, member_share):
+    """What the settlement of head ``h`` does to row ``i`` of its household: the head and co-resident
+    rural-hukou members settle (whole family: all, else each with ``member_share``: one draw, the same
+    wherever it is asked this month); with whole-family settling a left-behind spouse or child joins."""
+    if h == i:
+        return SETTLES
+    if with_head[i] == 1 and city[i] == city[h] and hukou_urban[i] == 0:
+        return SETTLES if whole_family or uniform(key, i, 0) < member_share else STAYS
+    if whole_family and hukou_urban[i] == 0 and _joins_head(i, h, role, with_head, city, urban, age):
+        return JOINS
+    return STAYS
+
+
 @njit(cache=True)
-def family_sizes(alive, with_head, household, city, urban, role, age, head_of, whole_family, n, n_households):
-    """Persons a settlement of each household moves: the head, co-resident members and, with
-    whole-family settling, the left-behind spouse and children who join."""
+def family_sizes(key, alive, with_head, household, city, urban, role, age, hukou_urban, head_of, whole_family,
+                 member_share, n, n_households):
+    """Persons a settlement of each household this month would give an urban hukou (what a points quota
+    is charged): the head, the co-resident members who settle and the left-behind members who join."""
     size = np.zeros(n_households, np.int64)
     for i in range(n):
         if alive[i] == 0:
@@ -128,9 +146,8 @@ def family_sizes(alive, with_head, household, city, urban, role, age, head_of, w
         h = head_of[household[i]]
         if h < 0:
             continue  # no living head: the household cannot apply
-        if h == i or (with_head[i] == 1 and city[i] == city[h]):
-            size[household[i]] += 1
-        elif whole_family and _joins_head(i, h, role, with_head, city, urban, age):
+        if _member_outcome(key, i, h, role, age, with_head, hukou_urban, city, urban, whole_family,
+                           member_share) != STAYS:
             size[household[i]] += 1
     return size
 
@@ -144,12 +161,10 @@ def _settle_member(key, i, t, alive, role, age, with_head, household, head_of, h
         return
     h = head_of[household[i]]
     k = city[h]
-    settles = False
-    if h == i:
-        settles = True
-    elif with_head[i] == 1 and city[i] == k and hukou_urban[i] == 0:
-        settles = whole_family or uniform(key, i, 0) < member_share
-    elif whole_family and hukou_urban[i] == 0 and _joins_head(i, h, role, with_head, city, urban, age):
+    outcome = _member_outcome(key, i, h, role, age, with_head, hukou_urban, city, urban, whole_family, member_share)
+    if outcome == STAYS:
+        return
+    if outcome == JOINS:
         with_head[i] = 1
         city[i] = k
         urban[i] = urban[h]
@@ -157,13 +172,11 @@ def _settle_member(key, i, t, alive, role, age, with_head, household, head_of, h
         permit[i] = permit[h]
         housing[i] = housing[h]
         t[2, k] += 1
-        settles = True
-    if settles:
-        hukou_urban[i] = 1
-        hukou_city[i] = k
-        t[0, k] += 1
-        if route == 2:
-            t[1, k] += 1
+    hukou_urban[i] = 1
+    hukou_city[i] = k
+    t[0, k] += 1
+    if route == 2:
+        t[1, k] += 1
 
 
 @njit(cache=True)
