@@ -130,11 +130,6 @@ def calibrated_defaults(path: Path | None = None) -> dict:
     return {key: dict(data[key]) for key in ("behaviour", "mobility_shocks") if data.get(key)}
 
 
-def calibrated_behaviour(path: Path | None = None) -> dict:
-    """The fitted behavioural parameters of ``sim/data/calibrated.yaml`` (``{}`` if there is none)."""
-    return calibrated_defaults(path).get("behaviour", {})
-
-
 def load_scenario(path: str | Path, calibrated: bool = True, **overrides: Any) -> Scenario:
     """Read, merge and validate a scenario file; ``overrides`` replace top-level keys (e.g. seed).
 
