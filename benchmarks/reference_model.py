@@ -961,6 +961,8 @@ class ReferenceModel(mesa.Model):
                 s["working_age_migrants"] += 1
             if p.housing == AFFORDABLE:
                 s["migrants_affordable_housing"] += 1
+            elif p.housing == HOME:
+                s["in_situ_residents"] += 1
             if p.employed:
                 s["migrant_workers"] += 1
                 self.workers_by_city[p.city] += 1

@@ -355,7 +355,8 @@ class CitizenizationModel(mesa.Model):
 
     @property
     def migrants(self) -> int:
-        """Persons living in towns and cities without an urban hukou (latest month)."""
+        """Persons living in towns and cities without an urban hukou (latest month): migrants proper and
+        the in-situ townspeople and reclassified villagers living in their own home (``in_situ_residents``)."""
         return self.national("migrants") * self.scale
 
     @property

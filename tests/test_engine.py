@@ -184,3 +184,22 @@ def test_arrivals_find_jobs_with_the_destinations_job_finding(small_scenario):
 
     assert (arrivals_employed(0.0) == 0).all()
     assert (arrivals_employed(1.0) == 1).all()
+
+
+def test_numba_cache_is_keyed_by_every_source(tmp_path, monkeypatch):
+    """Kernels inline helpers from other files, which numba's own per-file check misses: the package's
+    numba cache lives in a folder named after a hash of all its sources."""
+    import numba
+
+    import sim
+
+    assert numba.config.CACHE_DIR.endswith(sim._sources_digest())
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert sim._kernel_cache_dir() == tmp_path / sim._sources_digest()
+    package = tmp_path / "copy"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(sim, "_PACKAGE", package)
+    before = sim._sources_digest()
+    (package / "a.py").write_text("x = 2\n")
+    assert sim._sources_digest() != before

@@ -8,7 +8,7 @@ identical for any thread count. Rates (urbanization, coverage, shares) are forme
 from numba import njit
 
 from sim.kernels.labour import is_migrant
-from sim.kernels.migration import AFFORDABLE
+from sim.kernels.migration import AFFORDABLE, HOME
 from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
 
 STOCKS = (
@@ -27,9 +27,10 @@ STOCKS = (
     "working_age_migrants",
     "skilled_migrant_workers",
     "migrants_affordable_housing",
+    "in_situ_residents",
 )
 (RESIDENTS, URBAN, URBAN_HUKOU, MIGRANTS, CROSS_CITY, INTERPROV, WORKERS, INSURED, PERMITS,
- CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND, WORKING_AGE, SKILLED, AFFORDABLE_HOUSED) = range(len(STOCKS))
+ CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND, WORKING_AGE, SKILLED, AFFORDABLE_HOUSED, IN_SITU) = range(len(STOCKS))
 SKILLED_MIN_LEVEL = 2  # vocational certificate or more
 WORKING_AGE_MIN, WORKING_AGE_MAX = 16, 59
 INSURED_MIN_MONTHS = 12
@@ -58,6 +59,8 @@ def count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insur
         t[WORKING_AGE, k] += 1
     if housing[i] == AFFORDABLE:
         t[AFFORDABLE_HOUSED, k] += 1
+    elif housing[i] == HOME:  # in their own home: in-situ townspeople and reclassified villagers
+        t[IN_SITU, k] += 1
     if employed[i]:
         t[WORKERS, k] += 1
         if insured_months[i] >= INSURED_MIN_MONTHS:
