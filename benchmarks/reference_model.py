@@ -20,7 +20,7 @@ One ``step()`` is one month, in the engine's order (``CitizenizationModel.step``
    its first living member), and the rows are re-ordered household by household, head first; each city
    re-grows its urban district from last month's urban residents, is re-tiered and gets a fresh points
    quota (rounded to whole agents at random); seats grow (and, with ``seats_follow_population``, close
-   half the gap to last month's demand), affordable places grow with the migrants, and last year's
+   half the gap to last month's demand), affordable places grow with the migrants living away from home, and last year's
    settlements earn fiscal rewards which, with the land quotas that follow urban growth, enter the
    capacity pipeline;
 2. capacity whose construction lag has passed opens (seats, affordable places);
@@ -712,7 +712,7 @@ class ReferenceModel(mesa.Model):
         for place in self.places:
             place.commute(pol.metro_circles.commuting_share)
         for place in self.places:
-            migrants = self.migrants_by_city[place.index]
+            migrants = self.movers_by_city[place.index]
             place.renew(migrants)
             place.update_access(migrants)
             place.settled_this_year += self.flows["settlements"][place.index]
@@ -742,7 +742,7 @@ class ReferenceModel(mesa.Model):
             household.compact()
         self.rows = [p for hid in sorted(self.households) for p in self.households[hid].block]
         for place in self.places:
-            rewards = place.new_year(self.urban_by_city[place.index], self.migrants_by_city[place.index])
+            rewards = place.new_year(self.urban_by_city[place.index], self.movers_by_city[place.index])
             self.flows["fiscal_rewards"][place.index] += int(rewards)
 
     def settle(self) -> None:
@@ -936,10 +936,10 @@ class ReferenceModel(mesa.Model):
     # -- tallies ---------------------------------------------------------------------------------
     def count_stocks(self) -> None:
         """National stocks named as in the engine's ``STOCKS`` and ``CITY_STOCKS``, and urban residents,
-        migrants and employed migrants per city."""
+        migrants living away from home and employed migrants per city."""
         s = Counter({name: 0 for name in STOCKS})
         n = len(self.places)
-        self.urban_by_city, self.migrants_by_city, self.workers_by_city = [0] * n, [0] * n, [0] * n
+        self.urban_by_city, self.movers_by_city, self.workers_by_city = [0] * n, [0] * n, [0] * n
         for p in self.people:
             s["residents"] += 1
             if p.urban:
@@ -952,7 +952,8 @@ class ReferenceModel(mesa.Model):
             if not p.is_migrant:
                 continue
             s["migrants"] += 1
-            self.migrants_by_city[p.city] += 1
+            if p.housing != HOME:  # away from home: what the city's housing and service levers provide for
+                self.movers_by_city[p.city] += 1
             if p.city != p.hukou_city:
                 s["cross_city_migrants"] += 1
                 if self.places[p.city].province != self.places[p.hukou_city].province:

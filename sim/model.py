@@ -42,6 +42,12 @@ FLOWS = ("births", "deaths", "arrivals", "returns", "onward_moves", "interprovin
          "metro_internal_arrivals", "metro_satellite_arrivals", "injury_returns", "home_leavers")
 
 
+def movers(stocks: np.ndarray) -> np.ndarray:
+    """Migrants per city who live away from their home: the renters the city's housing and service levers
+    provide for (the ``migrants`` stock less the in-situ townspeople and reclassified villagers)."""
+    return stocks[tally.MIGRANTS] - stocks[tally.IN_SITU]
+
+
 class CitizenizationModel(mesa.Model):
     """Migrant workers' settlement in cities under a scenario, stepped month by month.
 
@@ -72,12 +78,12 @@ class CitizenizationModel(mesa.Model):
         stocks = self._count_stocks()
         self.city_state = CityState.initial(self.geo, stocks[tally.URBAN], stocks[tally.WORKERS], scenario)
         child_demand = self._accompanying_children()
-        self.city_state.init_levers(self.geo, scenario, stocks[tally.MIGRANTS], child_demand, stocks[tally.URBAN])
+        self.city_state.init_levers(self.geo, scenario, movers(stocks), child_demand, stocks[tally.URBAN])
         self._seat_used, self._seat_demand = np.zeros_like(child_demand), child_demand
         self._schools(None)  # initial placement of accompanying children in the seats at the start
         stocks = self._count_stocks()
         self.city_state.update_access(scenario.policy, self._seat_used, self._seat_demand,
-                                      stocks[tally.MIGRANTS].astype(np.float64))
+                                      movers(stocks).astype(np.float64))
         self.cities = City.create_agents(self, n_cities, index=list(range(n_cities)))
         for city in self.cities:
             city.new_year(int(stocks[tally.URBAN, city.index]))
@@ -141,7 +147,7 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("potential_region_reclassified")] = rc[0] * (self.geo.potential_region >= 0)
         for city in self.cities:
             city.update_labour_market(int(stocks[tally.WORKERS, city.index]), self.steps)
-        migrants = stocks[tally.MIGRANTS].astype(np.float64)
+        migrants = movers(stocks).astype(np.float64)
         st.apply_metro(pol.metro_circles.commuting_share)
         st.renew(pol, migrants)
         st.update_access(pol, self._seat_used, self._seat_demand, migrants)
@@ -160,7 +166,7 @@ class CitizenizationModel(mesa.Model):
         for city in self.cities:
             city.new_year(int(urban[city.index]))
         flows[FLOWS.index("fiscal_rewards")] = self.city_state.new_year_levers(
-            self.scenario.policy, self.steps, urban.astype(np.float64), last[tally.MIGRANTS].astype(np.float64),
+            self.scenario.policy, self.steps, urban.astype(np.float64), movers(last).astype(np.float64),
             self._seat_demand.astype(np.float64))
 
     def _accompanying_children(self) -> np.ndarray:

@@ -165,11 +165,12 @@ class Housing(Strict):
     affordable_places_per_100_migrants: float = Field(
         2.0, ge=0, le=100,
         description="二.(二).5: affordable rental places (保障性租赁住房, persons) open to migrants at the start, "
-        "per 100 migrants in the city (assumption).",
+        "per 100 migrants in the city living away from home (assumption).",
     )
     affordable_growth_per_100_migrants: float = Field(
         0.5, ge=0, le=100,
-        description="二.(二).5 加大...小户型保障性租赁住房供给: places added per year per 100 migrants in the city.",
+        description="二.(二).5 加大...小户型保障性租赁住房供给: places added per year per 100 migrants in the city "
+        "living away from home.",
     )
     eligibility_residence_months: int = Field(
         60, ge=0, le=480,

@@ -4,7 +4,7 @@ Setup. Two scenarios, between which every rule of the engine runs: the plan (``s
 habitual-residence registration, whole-family settling, protected rural rights, ID-linked permits, ...)
 and the status quo (``scenarios/status-quo.yaml``: permits required to settle, per-member settling,
 permit take-up, renters' lower school admission, ...), both with the calibrated behaviour that
-``load_scenario`` merges in. 1 agent = 100,000 persons (about 14,000 agents), 12 months, seeds 0-4. The
+``load_scenario`` merges in. 1 agent = 100,000 persons (about 14,000 agents), 12 months, seeds 0-7. The
 points quota per million residents is multiplied by scale/1000, so each points city keeps the quota per
 agent of the default 1:1000 run (otherwise it would be below one agent and the points route would be
 closed at this scale). For each scenario and seed the engine (:class:`sim.model.CitizenizationModel`) is
@@ -56,7 +56,7 @@ from .conftest import SCENARIOS
 
 SCALE = 100_000
 MONTHS = 12
-SEEDS = range(5)
+SEEDS = range(8)
 Z_MAX = 4.0
 CHANGE_BOUND = 0.004
 Z_MAX_PANEL = 5.0
