@@ -230,10 +230,10 @@ def _promote_heads(head_of, household, role, alive, age, family, family_age_min,
 
 
 @njit(inline="always", cache=True)
-def follow_head(i, head_of, household, with_head, alive, role, city, urban, months_in_city, permit):
-    """A member living with its head, where the head is not, takes the head's place and residence
-    record. Rows with the head role never follow (this month's leavers still carry their old household)."""
-    head = head_of[household[i]]
+def follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit):
+    """A member living with its head (row ``head``, -1 for none), where the head is not, takes the head's
+    place and residence record. Rows with the head role never follow (this month's leavers still carry
+    their old household)."""
     h = max(head, 0)
     # One rarely-true branch: members almost always are where their head is already.
     if (head >= 0) & alive[i] & with_head[i] & (role[i] != ROLE_HEAD) & \
@@ -260,7 +260,7 @@ def block_end(h, household, split_base, block_rows):
 
 
 @njit(inline="always", cache=True)
-def is_leaver(i, alive, role, household, head_of):
-    """A living row with the head role that is not its household's head: an adult child who left home
-    this month (marked by the migration kernel) and awaits :meth:`People.split_leavers`."""
-    return (role[i] == ROLE_HEAD) & (alive[i] == 1) & (head_of[household[i]] != i)
+def is_leaver(i, head, alive, role):
+    """A living row with the head role that is not its household's head (row ``head``): an adult child who
+    left home this month (marked by the migration kernel) and awaits :meth:`People.split_leavers`."""
+    return (role[i] == ROLE_HEAD) & (alive[i] == 1) & (head != i)

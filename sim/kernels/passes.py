@@ -46,7 +46,8 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
     """Labour (:func:`sim.kernels.labour.labour_row`), then migration
     (:func:`sim.kernels.migration.migrate_row`), row by row.
 
-    Returns per chunk: labour counts (2 x city) and migration flows (``N_FLOWS`` x city).
+    Returns labour counts (employed migrant workers, persons trained; 2 x city) and migration flows
+    (``N_FLOWS`` x city).
     """
     work = np.zeros((n_chunks, 2, n_cities), np.int64)
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
@@ -73,8 +74,9 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
     (:func:`sim.kernels.settlement.settle_open_relaxed_rows`)."""
     mask = np.zeros(n, np.uint8)
     for i in prange(n):
-        follow_head(i, head_of, household, with_head, alive, role, city, urban, months_in_city, permit)
-        leaver = is_leaver(i, alive, role, household, head_of)
+        head = head_of[household[i]]
+        follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
+        leaver = is_leaver(i, head, alive, role)
         mask[i] = leaver
         if not leaver:
             settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
