@@ -317,10 +317,10 @@ class CitizenizationModel(mesa.Model):
                 cols["land"], st.tier, 1.0 - (1.0 - takeup_land) ** 12, 1.0 - (1.0 - takeup_noland) ** 12,
                 hk.points_min_insured_months, p.n, nc)
             order = np.lexsort((rows, -points, cols["city"][rows]))
-            sizes = settlement.family_sizes(self._key(Stream.FAMILY), cols["alive"], cols["with_head"],
+            sizes = settlement.family_sizes(self._key(Stream.FAMILY), rows, cols["alive"], cols["with_head"],
                                             cols["household"], cols["city"], cols["urban"], cols["role"], cols["age"],
                                             cols["hukou_urban"], p.head_of, hk.whole_family, hk.member_settle_share,
-                                            p.n, len(p.head_of))
+                                            p.split_base, p.block_rows, p.n)
             settlement.admit_by_points(rows, order, cols["city"], cols["household"], sizes, st.quota_left,
                                        hk.abolish_annual_quota, cols["hukou_urban"], cols["hukou_city"], settled)
         moved = settlement.settle_members(

@@ -259,6 +259,32 @@ def block_end(h, household, split_base, block_rows):
     return k
 
 
+@njit(cache=True)
+def household_rows(selected, head_of, household, split_base, block_rows, n):
+    """The rows of the households with ``selected[id] != 0`` (each with a head), ascending within each part:
+    every selected head's block (:func:`block_end`), then the newborns since the last compaction. Lets a
+    kernel that concerns a few thousand households visit their members instead of every row."""
+    households = np.flatnonzero(selected)
+    ends = np.empty(len(households), np.int64)
+    size = n - block_rows
+    for j in range(len(households)):
+        h = head_of[households[j]]
+        ends[j] = block_end(h, household, split_base, block_rows)
+        size += ends[j] - h
+    rows = np.empty(size, np.int64)
+    k = 0
+    for j in range(len(households)):
+        for i in range(head_of[households[j]], ends[j]):
+            if household[i] == households[j]:
+                rows[k] = i
+                k += 1
+    for i in range(block_rows, n):
+        if selected[household[i]] != 0:
+            rows[k] = i
+            k += 1
+    return rows[:k]
+
+
 @njit(inline="always", cache=True)
 def is_leaver(i, head, alive, role):
     """A living row with the head role that is not its household's head (row ``head``): an adult child who

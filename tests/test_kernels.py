@@ -1,10 +1,15 @@
-"""Household rules of the kernels on hand-made rows (cases too rare to count on in a simulated month)."""
+"""Household rules of the kernels on hand-made rows (cases too rare to count on in a simulated month),
+and the row selection they run on."""
 
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sim.kernels import CHUNK, n_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, allocate_affordable
+from sim.kernels.select import row_mask, rows_where
 from sim.population import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
 from sim.rng import stream_key
 
@@ -85,9 +90,24 @@ def test_points_quota_is_charged_for_the_members_who_settle():
     key = stream_key(1, 12, 12)
 
     def size(whole_family: bool, share: float) -> int:
-        return int(family_sizes(key, v["alive"], v["with_head"], v["household"], v["city"], v["urban"], v["role"],
-                                v["age"], v["hukou_urban"], p.head_of, whole_family, share, p.n, 1)[0])
+        return int(family_sizes(key, p.head_of, v["alive"], v["with_head"], v["household"], v["city"], v["urban"],
+                                v["role"], v["age"], v["hukou_urban"], p.head_of, whole_family, share, p.split_base,
+                                p.block_rows, p.n)[0])
 
     assert size(True, 0.0) == 3  # head, child, left-behind child
     assert size(False, 1.0) == 2  # head, child
     assert size(False, 0.0) == 1  # the head alone
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 3 * CHUNK + 13), density=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1),
+       bit=st.sampled_from([1, 2, 4, 128]))
+def test_rows_where_lists_the_marked_rows_in_order(n, density, seed, bit):
+    """The word-at-a-time scan agrees with numpy on any mask: sizes across chunk and word edges, every
+    density, the other bits of each byte set at random."""
+    rng = np.random.default_rng(seed)
+    mask = row_mask(n)
+    mask[:n] = rng.integers(0, 256, n).astype(np.uint8) & ~np.uint8(bit)
+    mask[:n] |= np.where(rng.random(n) < density, bit, 0).astype(np.uint8)
+    expected = np.flatnonzero(mask[:n] & bit)
+    np.testing.assert_array_equal(rows_where(mask, bit, n, n_chunks(n)), expected)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.kernels import CHUNK, sum_chunks
-from sim.kernels.select import rows_where
+from sim.kernels.select import row_mask, rows_where
 from sim.rng import uniform
 
 
@@ -41,7 +41,7 @@ def deaths_mothers_and_families(death_key, birth_key, alive, age, sex, city, rol
     Returns (deaths per city, the rows of this month's mothers in ascending order).
     """
     died = np.zeros((n_chunks, 1, n_cities), np.int64)
-    mother = np.zeros(n, np.uint8)
+    mother = row_mask(n)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] & (uniform(death_key, i, 0) < death_prob[sex[i], age[i]]):

@@ -19,7 +19,7 @@ from numba import njit, prange
 from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
-from sim.kernels.select import rows_where
+from sim.kernels.select import row_mask, rows_where
 from sim.population import block_end
 from sim.rng import uniform
 
@@ -58,7 +58,7 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     # 1. tenants' stay-or-leave (one draw per head, which every member can evaluate), occupied places,
     #    and the heads who apply: renting (possibly since a moment ago) eligible migrants.
     occupied = np.zeros((n_chunks, n_cities), np.int64)
-    applies = np.zeros(n_rows, np.uint8)
+    applies = row_mask(n_rows)
     for c in prange(n_chunks):
         for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
             i = rows[j]

@@ -24,6 +24,7 @@ from sim.kernels.select import (
     SCHOOL_CANDIDATE,
     is_household_candidate,
     is_school_candidate,
+    row_mask,
     rows_where,
 )
 from sim.kernels.services import (
@@ -72,7 +73,7 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
     written by the members' step, nor the members' by its); returns the rows of this month's leavers
     (:func:`sim.population.is_leaver`), ascending: they settle once they head their own households
     (:func:`sim.kernels.settlement.settle_open_relaxed_rows`)."""
-    mask = np.zeros(n, np.uint8)
+    mask = row_mask(n)
     for i in prange(n):
         head = head_of[household[i]]
         follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
@@ -99,7 +100,7 @@ def services_and_candidates(key, alive, age, role, household, head_of, hukou_urb
     candidate households' members itself; a child brought by its family takes the head's housing and one
     sent back goes home: so every member's housing ends the month as the head's, as if shared last.
     """
-    mask = np.zeros(n, np.uint8)
+    mask = row_mask(n)
     for i in prange(n):
         services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
                      months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob)

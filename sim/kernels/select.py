@@ -8,21 +8,41 @@ so the serial loops run over them instead of over every agent, with identical re
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from sim.kernels import CHUNK
 
 SCHOOL_CANDIDATE, HOUSEHOLD_CANDIDATE = 1, 2  # bits of the candidate mask
+_ONE_PER_BYTE = uint64(0x0101010101010101)
+
+
+@njit(inline="always", cache=True)
+def row_mask(n):
+    """A zeroed candidate mask for ``n`` rows, padded to whole 8-byte words for :func:`rows_where`."""
+    return np.zeros((n + 7) // 8 * 8, np.uint8)
 
 
 @njit(parallel=True, cache=True)
 def rows_where(mask, bit, n, n_chunks):
-    """Rows ``i < n`` with ``mask[i] & bit``, ascending (chunked count, prefix sum, fill)."""
+    """Rows ``i < n`` with ``mask[i] & bit``, ascending (``mask`` from :func:`row_mask`, ``bit`` one bit).
+
+    The mask is read eight rows at a time as 64-bit words: a chunked count (the bit of each byte moved to
+    the byte's lowest bit and summed by one multiplication), a prefix sum, then a fill that jumps from one
+    set byte to the next by its trailing zeros. A byte-by-byte fill branches on every row, and the
+    candidates are scattered, so it stalls on mispredictions: this is two to three times faster.
+    Little-endian hosts only (x86-64, arm64): byte ``k`` of a word is row ``8 * word + k``.
+    """
+    words = mask.view(np.uint64)
+    n_words = (n + 7) // 8
+    per_chunk = CHUNK // 8
+    shift = uint64(trailing_zeros(uint64(bit)))
+    pattern = uint64(bit) * _ONE_PER_BYTE
     counts = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
         k = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            k += (mask[i] & bit) != 0
+        for w in range(c * per_chunk, min(n_words, (c + 1) * per_chunk)):
+            k += (((words[w] & pattern) >> shift) * _ONE_PER_BYTE) >> uint64(56)
         counts[c] = k
     offsets = np.zeros(n_chunks + 1, np.int64)
     for c in range(n_chunks):
@@ -30,10 +50,12 @@ def rows_where(mask, bit, n, n_chunks):
     rows = np.empty(offsets[n_chunks], np.int64)
     for c in prange(n_chunks):
         j = offsets[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if mask[i] & bit:
-                rows[j] = i
+        for w in range(c * per_chunk, min(n_words, (c + 1) * per_chunk)):
+            m = words[w] & pattern
+            while m:
+                rows[j] = 8 * w + (trailing_zeros(m) >> 3)
                 j += 1
+                m &= m - uint64(1)
     return rows
 
 

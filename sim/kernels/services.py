@@ -27,7 +27,7 @@ from numba import njit, prange
 from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import HOME, RENTED, go_home
-from sim.kernels.select import rows_where
+from sim.kernels.select import row_mask, rows_where
 from sim.population import ROLE_CHILD
 from sim.rng import uniform
 
@@ -104,7 +104,7 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
     n_rows = len(rows)
     n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)
     moved = np.zeros((n_chunks, 2, n_cities), np.int64)
-    marked = np.zeros(n_rows, np.uint8)
+    marked = row_mask(n_rows)
     # 1. Families bring left-behind children of school age; incumbents (public school) are marked.
     for c in prange(n_chunks):
         for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):

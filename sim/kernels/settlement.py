@@ -20,7 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from sim.kernels import CHUNK
-from sim.population import block_end
+from sim.kernels.select import row_mask, rows_where
+from sim.population import household_rows
 from sim.rng import uniform
 
 TIER_OPEN, TIER_RELAXED, TIER_POINTS = 0, 1, 2
@@ -70,7 +71,7 @@ def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, ur
 def points_applicants(key, alive, role, hukou_urban, urban, city, months_in_city, insured_months, skill,
                       permit, land, tier, apply_land, apply_noland, min_insured, n, n_chunks):
     """Permit-holding heads in points cities who apply this year; returns (rows, points) in row order."""
-    flags = np.zeros(n, np.uint8)
+    flags = row_mask(n)
     for c in prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not _is_candidate(i, alive, role, hukou_urban, urban) or tier[city[i]] != TIER_POINTS:
@@ -78,7 +79,7 @@ def points_applicants(key, alive, role, hukou_urban, urban, city, months_in_city
             apply_prob = apply_land if land[i] != 0 else apply_noland
             if permit[i] == 1 and insured_months[i] >= min_insured and uniform(key, i, 0) < apply_prob:
                 flags[i] = 1
-    rows = np.flatnonzero(flags)
+    rows = rows_where(flags, 1, n, n_chunks)
     points = np.empty(len(rows), np.float64)
     for k in range(len(rows)):
         i = rows[k]
@@ -135,19 +136,18 @@ def _member_outcome(key, i, h, role, age, with_head, hukou_urban, city, urban, w
 
 
 @njit(cache=True)
-def family_sizes(key, alive, with_head, household, city, urban, role, age, hukou_urban, head_of, whole_family,
-                 member_share, n, n_households):
-    """Persons a settlement of each household this month would give an urban hukou (what a points quota
-    is charged): the head, the co-resident members who settle and the left-behind members who join."""
-    size = np.zeros(n_households, np.int64)
-    for i in range(n):
-        if alive[i] == 0:
-            continue
-        h = head_of[household[i]]
-        if h < 0:
-            continue  # no living head: the household cannot apply
-        if _member_outcome(key, i, h, role, age, with_head, hukou_urban, city, urban, whole_family,
-                           member_share) != STAYS:
+def family_sizes(key, heads, alive, with_head, household, city, urban, role, age, hukou_urban, head_of, whole_family,
+                 member_share, split_base, block_rows, n):
+    """Persons a settlement of the households headed by ``heads`` (living heads) would give an urban hukou
+    this month (what a points quota is charged), per household id (0 for the others): the head, the
+    co-resident members who settle and the left-behind members who join."""
+    size = np.zeros(len(head_of), np.int64)
+    applicant = np.zeros(len(head_of), np.uint8)
+    for h in heads:
+        applicant[household[h]] = 1
+    for i in household_rows(applicant, head_of, household, split_base, block_rows, n):
+        if alive[i] == 1 and _member_outcome(key, i, head_of[household[i]], role, age, with_head, hukou_urban, city,
+                                             urban, whole_family, member_share) != STAYS:
             size[household[i]] += 1
     return size
 
@@ -190,18 +190,10 @@ def settle_members(key, alive, role, age, with_head, household, head_of, hukou_u
     joiners) x city; every settler counts in the head's city.
     """
     tally = np.zeros((3, n_cities), np.int64)
-    for hh in np.flatnonzero(settled_household):
-        h = head_of[hh]
-        for i in range(h, block_end(h, household, split_base, block_rows)):
-            if household[i] == hh:
-                _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban,
-                               hukou_city, city, urban, months_in_city, permit, housing, settled_household[hh],
-                               whole_family, member_share)
-    for i in range(block_rows, n):
-        route = settled_household[household[i]]
-        if route != 0:
-            _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city,
-                           city, urban, months_in_city, permit, housing, route, whole_family, member_share)
+    for i in household_rows(settled_household, head_of, household, split_base, block_rows, n):
+        _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city,
+                       urban, months_in_city, permit, housing, settled_household[household[i]], whole_family,
+                       member_share)
     return tally
 
 
