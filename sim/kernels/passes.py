@@ -9,7 +9,8 @@ composes them, so the month's order of operations is exactly that of ``Citizeniz
 the pure-Mesa reference.
 
 Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
-the number of threads.
+the number of threads. A chunk's tally is sliced once, outside the row loop: every slice of an array
+touches its reference count atomically, and a slice per row made the two threads fight over that count.
 """
 
 import numpy as np
@@ -53,10 +54,11 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
     work = np.zeros((n_chunks, 2, n_cities), np.int64)
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
     for c in prange(n_chunks):
+        work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            labour_row(labour_key, i, work[c], alive, age, urban, hukou_urban, city, employed, skill, find_prob,
+            labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                        separation_prob, skill_find, train_prob)
-            migrate_row(move_key, static_key, i, moves[c], cdf, n_skill, n_family, family, alive, age, role,
+            migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
                         hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city, permit,
                         housing, insured_months, find_prob, province, metro, amenity, service_months, service_weights,
                         prm)
@@ -125,9 +127,10 @@ def reclassify_and_count(key, alive, household, hukou_urban, hukou_city, city, u
     reclassified = np.zeros((n_chunks, 2, n_cities), np.int64)
     stocks = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
     for c in prange(n_chunks):
+        reclassified_c, stocks_c = reclassified[c], stocks[c]
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            reclassify_row(key, i, reclassified[c], alive, urban, hukou_urban, hukou_city, city, household,
+            reclassify_row(key, i, reclassified_c, alive, urban, hukou_urban, hukou_city, city, household,
                            reclassify_rate, hukou_share)
-            count_row(stocks[c], i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit,
+            count_row(stocks_c, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit,
                       school, province, age, skill, housing)
     return sum_chunks(reclassified), sum_chunks(stocks)
