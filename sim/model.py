@@ -295,8 +295,8 @@ class CitizenizationModel(mesa.Model):
                        hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months)
         leavers = passes.follow_settle_and_find_leavers(
             key, p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"], cols["city"],
-            cols["urban"], cols["months_in_city"], cols["permit"], cols["hukou_urban"], cols["hukou_city"],
-            cols["insured_months"], *settle_args, settled, p.n, nc)
+            cols["urban"], cols["months_in_city"], cols["permit"], cols["housing"], cols["hukou_urban"],
+            cols["hukou_city"], cols["insured_months"], *settle_args, settled, p.n, nc)
         p.split_leavers(leavers)
         settled = np.concatenate((settled, np.zeros(len(leavers), np.uint8)))
         settlement.settle_open_relaxed_rows(

@@ -10,7 +10,7 @@ never exceed places and results do not depend on the thread count:
 2. eligible renting migrant heads (months of residence and of insurance, 将稳定就业生活的农业转移人口纳入
    住房保障) apply with ``apply_prob`` and get places for their co-resident family while places last;
 3. co-resident members take the head's housing status (:func:`share_head_housing`: here for the
-   candidate households, and for everyone in the services pass of :mod:`sim.kernels.passes`).
+   candidate households, and for everyone in the follow pass of :mod:`sim.kernels.passes`).
 """
 
 import numpy as np

@@ -109,7 +109,7 @@ def go_home(i, origin_city, city, urban, months_in_city, permit, housing):
     housing[i] = HOME
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def service_access(i, permit, months_in_city, service_months, service_weights, coverage):
     """Coverage-weighted share of the residence-based service items open to agent ``i`` (0..1)."""
     if permit[i] == 0:
@@ -121,7 +121,7 @@ def service_access(i, permit, months_in_city, service_months, service_weights, c
     return coverage * a
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def is_gig_worker(static_key, i, household, role, employed, gig_share):
     """Employed agent in gig work: a fixed per-person draw (household id, role), stable across months."""
     return employed[i] == 1 and uniform(static_key, household[i], 16 + role[i]) < gig_share

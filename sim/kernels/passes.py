@@ -67,14 +67,22 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
 
 @njit(parallel=True, cache=True)
 def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, alive, role, city, urban, months_in_city,
-                                   permit, hukou_urban, hukou_city, insured_months, land, tier, takeup_land,
+                                   permit, housing, hukou_urban, hukou_city, insured_months, land, tier, takeup_land,
                                    takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
                                    settled_household, n, n_chunks):
-    """Members living with their head take its place (:func:`sim.population.follow_head`), heads in open
-    and relaxed cities settle (:func:`sim.kernels.settlement.settle_open_relaxed`: a head's row is never
-    written by the members' step, nor the members' by its); returns the rows of this month's leavers
+    """Members living with their head take its place (:func:`sim.population.follow_head`) and its housing
+    (:func:`sim.kernels.housing.share_head_housing`), heads in open and relaxed cities settle
+    (:func:`sim.kernels.settlement.settle_open_relaxed`: a head's row is never written by the members'
+    steps, nor the members' by its); returns the rows of this month's leavers
     (:func:`sim.population.is_leaver`), ascending: they settle once they head their own households
-    (:func:`sim.kernels.settlement.settle_open_relaxed_rows`)."""
+    (:func:`sim.kernels.settlement.settle_open_relaxed_rows`).
+
+    Heads' housing changes this month only when they move (done) and in the affordable-housing
+    allocation (which shares the change itself); members change it when brought or sent back by the
+    school allocation, when they join a settled head and when they rejoin their head in the services
+    pass (each takes the head's housing there). So sharing here leaves every member with its head's
+    housing at the month's end, and the services pass need not look every row's head up again.
+    """
     mask = row_mask(n)
     for i in prange(n):
         head = head_of[household[i]]
@@ -82,6 +90,7 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
         leaver = is_leaver(i, head, alive, role)
         mask[i] = leaver
         if not leaver:
+            share_head_housing(i, head, alive, with_head, city, housing)
             settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
                                 months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland,
                                 habitual, open_months, relaxed_months, relaxed_insured, settled_household)
@@ -92,25 +101,25 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
 def services_and_candidates(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                             employed, months_in_city, permit, insured_months, school, housing, permit_months,
                             permit_prob, insurance_prob, n, n_chunks):
-    """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); members
-    living with their head take its housing (:func:`sim.kernels.housing.share_head_housing`); then the
+    """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); then the
     candidates of the serial seat and housing allocations are marked.
 
     Returns (school candidate rows, household candidate rows), ascending. Neither allocation changes
-    who is a candidate of the other: seats never change a head's housing. From here to the month's end
-    only the affordable-housing allocation changes a head's housing, and it shares the change with its
-    candidate households' members itself; a child brought by its family takes the head's housing and one
-    sent back goes home: so every member's housing ends the month as the head's, as if shared last.
+    who is a candidate of the other: seats never change a head's housing. Members living with their head
+    hold its housing here (shared in :func:`follow_settle_and_find_leavers`, or on rejoining it in
+    ``services_row``), so a row's own housing tells whether its household rents; the left-behind
+    children of school age are candidates too, as the seat allocation may bring them to a renting head.
     """
     mask = row_mask(n)
     for i in prange(n):
         services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
-                     months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob)
-        h = head_of[household[i]]
-        share_head_housing(i, h, alive, with_head, city, housing)
+                     months_in_city, permit, insured_months, school, housing, permit_months, permit_prob,
+                     insurance_prob)
         school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
                                          SCHOOL_PRIVATE)
-        household_row = is_household_candidate(i, h, alive, housing, RENTED, AFFORDABLE)
+        # A left-behind child of school age may be brought to a renting head by the seat allocation.
+        left_behind_pupil = school_row & (1 - with_head[i])
+        household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
         mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
     return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
 

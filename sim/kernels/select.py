@@ -68,10 +68,12 @@ def is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in
 
 
 @njit(inline="always", cache=True)
-def is_household_candidate(i, head, alive, housing, code_a, code_b):
-    """Living row whose household head (row ``head``, -1 for none) has housing ``code_a`` or ``code_b``."""
-    hs = housing[max(head, 0)]
-    return alive[i] & (head >= 0) & ((hs == code_a) | (hs == code_b))
+def is_household_candidate(i, alive, housing, code_a, code_b):
+    """Living row with housing ``code_a`` or ``code_b``: once members living with their head share its
+    housing, these are the heads with those codes and the members who live with them (and a few rows
+    that live apart, which the allocation passes over)."""
+    hs = housing[i]
+    return alive[i] & ((hs == code_a) | (hs == code_b))
 
 
 @njit(cache=True)

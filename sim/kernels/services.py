@@ -45,8 +45,9 @@ def _head_away(i, h, city, urban):
 
 @njit(inline="always", cache=True)
 def services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
-                 months_in_city, permit, insured_months, school, permit_months, permit_prob, insurance_prob):
-    """Advance row ``i``'s residence, permit, insurance and school status outside the seat allocation."""
+                 months_in_city, permit, insured_months, school, housing, permit_months, permit_prob, insurance_prob):
+    """Advance row ``i``'s residence, permit, insurance and school status outside the seat allocation; a
+    child whose head is back where it is lives with it again (and takes its housing)."""
     if alive[i] == 0:
         return
     migrant = is_migrant(i, alive, urban, hukou_urban)
@@ -68,6 +69,7 @@ def services_row(key, i, alive, age, role, household, head_of, hukou_urban, urba
     away = _head_away(i, h, city, urban)
     if may_rejoin and h >= 0 and not away:
         with_head[i] = 1  # the family is together again (e.g. the head came home)
+        housing[i] = housing[h]
     if not school_age:
         school[i] = SCHOOL_NONE
     elif away:
