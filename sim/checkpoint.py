@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.model import CitizenizationModel
 
-FORMAT = 2
+FORMAT = 3
 
 
 class CheckpointError(Exception):

@@ -29,7 +29,7 @@ from sim import choice
 from sim.cities import CITY_STOCKS, SERVICE_WEIGHTS, City, CityState, permit_probability, service_months
 from sim.geography import Geography
 from sim.inputs import Demography, load_history
-from sim.kernels import demography, housing, migration, n_chunks, passes, select, services, settlement, tally
+from sim.kernels import demography, housing, migration, n_chunks, passes, quiet, select, services, settlement, tally
 from sim.policy import Insurance, Scenario
 from sim.rng import Stream, stream_key
 from sim.scenario_io import load_scenario
@@ -87,6 +87,7 @@ class CitizenizationModel(mesa.Model):
         self.cities = City.create_agents(self, n_cities, index=list(range(n_cities)))
         for city in self.cities:
             city.new_year(int(stocks[tally.URBAN, city.index]))
+        self._quiet = quiet.no_quiet_tiles()
         self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._record(stocks, np.zeros((len(FLOWS), n_cities), np.int64))
         # Attribute names, not lambdas, so that a model (checkpoint) can be pickled.
@@ -131,8 +132,8 @@ class CitizenizationModel(mesa.Model):
         sv = pol.services
         enrol = b.insurance_enrolment * (b.insurance_limit_uplift if pol.insurance.hukou_limit_removed else 1.0)
         school_rows, household_rows = passes.services_and_candidates(
-            self._key(Stream.PERMIT), cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
-            cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["employed"],
+            self._quiet, self._key(Stream.PERMIT), cols["alive"], cols["age"], cols["role"], cols["household"],
+            p.head_of, cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["employed"],
             cols["months_in_city"], cols["permit"], cols["insured_months"], cols["school"], cols["housing"],
             sv.permit_residence_months, permit_probability(sv, b.permit_hazard), min(1.0, enrol), p.n, nc)
         self._schools(flows, school_rows)
@@ -154,11 +155,21 @@ class CitizenizationModel(mesa.Model):
         st.settled_this_year += flows[FLOWS.index("settlements")]
         self._record(stocks, flows)
         self.datacollector.collect(self)
+        if self.month_of_year == 1:
+            self._find_quiet_tiles()
         if self.steps >= self.scenario.months:
             self.running = False
 
+    def _find_quiet_tiles(self) -> None:
+        """The rows that the middle passes may skip until the next January (:mod:`sim.kernels.quiet`)."""
+        p, cols = self.people, self.people.columns
+        self._quiet = quiet.quiet_tiles(cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
+                                        cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"],
+                                        cols["school"], cols["housing"], p.n)
+
     def _new_year(self, flows: np.ndarray) -> None:
         cols, p = self.people.columns, self.people
+        self._quiet = quiet.no_quiet_tiles()  # ages change and the rows move: January skips nothing
         demography.age_one_year(cols["alive"], cols["age"], p.n)
         p.compact()
         last = self.records[-1][0]
@@ -260,12 +271,13 @@ class CitizenizationModel(mesa.Model):
         for k in (migration.P_MIGRATE, migration.P_LEAVE_HOME, migration.P_ONWARD):
             prm[k] *= shock
         lab, moved = passes.work_and_move(
-            self._key(Stream.LABOUR), self._key(Stream.MIGRATE), stream_key(self.seed_value, 0, Stream.GIG),
-            cols["alive"], cols["age"], cols["role"], cols["hukou_urban"], cols["household"], cols["origin_city"],
-            cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"], cols["permit"],
-            cols["housing"], cols["insured_months"], st.find_prob, b.job_separation, b.skill_job_finding,
-            st.train_prob, cdf, choice.N_SKILL, choice.N_FAMILY, family, geo.province, geo.metro_circle, st.amenity,
-            service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc, geo.n_cities)
+            self._quiet, self._key(Stream.LABOUR), self._key(Stream.MIGRATE),
+            stream_key(self.seed_value, 0, Stream.GIG), cols["alive"], cols["age"], cols["role"], cols["hukou_urban"],
+            cols["household"], cols["origin_city"], cols["city"], cols["urban"], cols["skill"], cols["employed"],
+            cols["months_in_city"], cols["permit"], cols["housing"], cols["insured_months"], st.find_prob,
+            b.job_separation, b.skill_job_finding, st.train_prob, cdf, choice.N_SKILL, choice.N_FAMILY, family,
+            geo.province, geo.metro_circle, st.amenity, service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc,
+            geo.n_cities)
         flows[FLOWS.index("trained")] = lab[1]
         for name, k in (("arrivals", migration.ARRIVALS), ("returns", migration.RETURNS),
                         ("onward_moves", migration.ONWARD), ("interprovincial_arrivals", migration.INTERPROVINCIAL),
@@ -294,8 +306,8 @@ class CitizenizationModel(mesa.Model):
         settle_args = (cols["land"], st.tier, *self._settle_takeups(), hk.habitual_residence,
                        hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months)
         leavers = passes.follow_settle_and_find_leavers(
-            key, p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"], cols["city"],
-            cols["urban"], cols["months_in_city"], cols["permit"], cols["housing"], cols["hukou_urban"],
+            self._quiet, key, p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"],
+            cols["city"], cols["urban"], cols["months_in_city"], cols["permit"], cols["housing"], cols["hukou_urban"],
             cols["hukou_city"], cols["insured_months"], *settle_args, settled, p.n, nc)
         p.split_leavers(leavers)
         settled = np.concatenate((settled, np.zeros(len(leavers), np.uint8)))

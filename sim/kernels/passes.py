@@ -9,7 +9,8 @@ composes them, so the month's order of operations is exactly that of ``Citizeniz
 the pure-Mesa reference.
 
 Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
-the number of threads. A chunk's tally is sliced once, outside the row loop: every slice of an array
+the number of threads. The first three passes skip the tiles of rows that :mod:`sim.kernels.quiet` found
+quiet (``quiet``; empty in January). A chunk's tally is sliced once, outside the row loop: every slice of an array
 touches its reference count atomically, and a slice per row made the two threads fight over that count.
 """
 
@@ -20,6 +21,7 @@ from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
 from sim.kernels.labour import labour_row
 from sim.kernels.migration import N_FLOWS, migrate_row
+from sim.kernels.quiet import TILE, TILES_PER_CHUNK, is_quiet, n_tiles
 from sim.kernels.select import (
     HOUSEHOLD_CANDIDATE,
     SCHOOL_CANDIDATE,
@@ -41,7 +43,7 @@ from sim.population import follow_head, is_leaver
 
 
 @njit(parallel=True, cache=True)
-def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urban, household, origin_city, city,
+def work_and_move(quiet, labour_key, move_key, static_key, alive, age, role, hukou_urban, household, origin_city, city,
                   urban, skill, employed, months_in_city, permit, housing, insured_months, find_prob,
                   separation_prob, skill_find, train_prob, cdf, n_skill, n_family, family, province, metro,
                   amenity, service_months, service_weights, prm, n, n_chunks, n_cities):
@@ -55,21 +57,24 @@ def work_and_move(labour_key, move_key, static_key, alive, age, role, hukou_urba
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
     for c in prange(n_chunks):
         work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
-                       separation_prob, skill_find, train_prob)
-            migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
-                        hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city, permit,
-                        housing, insured_months, find_prob, province, metro, amenity, service_months, service_weights,
-                        prm)
+        for t in range(c * TILES_PER_CHUNK, min(n_tiles(n), (c + 1) * TILES_PER_CHUNK)):
+            if is_quiet(quiet, t):
+                continue
+            for i in range(t * TILE, min(n, (t + 1) * TILE)):
+                labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
+                           separation_prob, skill_find, train_prob)
+                migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
+                            hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
+                            permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
+                            service_weights, prm)
     return sum_chunks(work), sum_chunks(moves)
 
 
 @njit(parallel=True, cache=True)
-def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, alive, role, city, urban, months_in_city,
-                                   permit, housing, hukou_urban, hukou_city, insured_months, land, tier, takeup_land,
-                                   takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
-                                   settled_household, n, n_chunks):
+def follow_settle_and_find_leavers(quiet, settle_key, head_of, household, with_head, alive, role, city, urban,
+                                   months_in_city, permit, housing, hukou_urban, hukou_city, insured_months, land,
+                                   tier, takeup_land, takeup_noland, habitual, open_months, relaxed_months,
+                                   relaxed_insured, settled_household, n, n_chunks):
     """Members living with their head take its place (:func:`sim.population.follow_head`) and its housing
     (:func:`sim.kernels.housing.share_head_housing`), heads in open and relaxed cities settle
     (:func:`sim.kernels.settlement.settle_open_relaxed`: a head's row is never written by the members'
@@ -84,21 +89,24 @@ def follow_settle_and_find_leavers(settle_key, head_of, household, with_head, al
     housing at the month's end, and the services pass need not look every row's head up again.
     """
     mask = row_mask(n)
-    for i in prange(n):
-        head = head_of[household[i]]
-        follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
-        leaver = is_leaver(i, head, alive, role)
-        mask[i] = leaver
-        if not leaver:
-            share_head_housing(i, head, alive, with_head, city, housing)
-            settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
-                                months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland,
-                                habitual, open_months, relaxed_months, relaxed_insured, settled_household)
+    for t in prange(n_tiles(n)):
+        if is_quiet(quiet, t):
+            continue
+        for i in range(t * TILE, min(n, (t + 1) * TILE)):
+            head = head_of[household[i]]
+            follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
+            leaver = is_leaver(i, head, alive, role)
+            mask[i] = leaver
+            if not leaver:
+                share_head_housing(i, head, alive, with_head, city, housing)
+                settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
+                                    months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland,
+                                    habitual, open_months, relaxed_months, relaxed_insured, settled_household)
     return rows_where(mask, 1, n, n_chunks)
 
 
 @njit(parallel=True, cache=True)
-def services_and_candidates(key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
+def services_and_candidates(quiet, key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                             employed, months_in_city, permit, insured_months, school, housing, permit_months,
                             permit_prob, insurance_prob, n, n_chunks):
     """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); then the
@@ -111,16 +119,19 @@ def services_and_candidates(key, alive, age, role, household, head_of, hukou_urb
     children of school age are candidates too, as the seat allocation may bring them to a renting head.
     """
     mask = row_mask(n)
-    for i in prange(n):
-        services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
-                     months_in_city, permit, insured_months, school, housing, permit_months, permit_prob,
-                     insurance_prob)
-        school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
-                                         SCHOOL_PRIVATE)
-        # A left-behind child of school age may be brought to a renting head by the seat allocation.
-        left_behind_pupil = school_row & (1 - with_head[i])
-        household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
-        mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
+    for t in prange(n_tiles(n)):
+        if is_quiet(quiet, t):
+            continue
+        for i in range(t * TILE, min(n, (t + 1) * TILE)):
+            services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
+                         employed, months_in_city, permit, insured_months, school, housing, permit_months,
+                         permit_prob, insurance_prob)
+            school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
+                                             SCHOOL_PRIVATE)
+            # A left-behind child of school age may be brought to a renting head by the seat allocation.
+            left_behind_pupil = school_row & (1 - with_head[i])
+            household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
+            mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
     return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
 
 

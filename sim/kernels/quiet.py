@@ -1,0 +1,87 @@
+"""Quiet rows: tiles of rows that the month's middle passes can skip until the next January.
+
+Half of the agents are urban-hukou residents living in their town with their household: from one
+month to the next they only die, give birth and are counted (and age, in January). The passes of
+labour and migration, of following the head and settling, and of services and candidate marking do
+nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds, at the end of
+January's month, the tiles of ``TILE`` consecutive rows in which every living row belongs to such a
+household; the three passes skip those tiles from February to December. The skip changes no result:
+
+- a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
+  head, in its housing, which is not rented or an affordable place, and have the school status the
+  services pass gives a non-migrant (at home if of school age, else none); no row has the head role
+  without being the head;
+- so labour and migration pass them over (no migrant, no rural hukou), no member follows or shares
+  (the head never moves: it holds an urban hukou), none settles, leaves home or rejoins, the services
+  pass writes what they hold, and neither allocation acts on them (the seat allocation acts on
+  migrant children only, the housing allocation on renting households);
+- nothing else writes their rows before January: the settlement of members and joiners, the points
+  queue, leavers and the allocations concern other households; a dead head is replaced by another
+  row of its block (``promote_heads``), which is in the same household, so quiet as well; newborns go
+  to new rows, after every quiet tile (only whole tiles of the rows at the time are quiet).
+
+In January ages change (school status) and the compaction moves the rows: January's passes skip
+nothing, and the tiles are found again at its end.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from sim.kernels import CHUNK
+from sim.kernels.migration import AFFORDABLE, RENTED
+from sim.kernels.services import SCHOOL_AGE_MAX, SCHOOL_AGE_MIN, SCHOOL_HOME, SCHOOL_NONE
+from sim.population import ROLE_HEAD
+
+TILE = 64
+TILES_PER_CHUNK = CHUNK // TILE
+
+
+def no_quiet_tiles() -> np.ndarray:
+    """The tiles to skip in a month that skips none (January)."""
+    return np.zeros(0, np.uint8)
+
+
+@njit(inline="always", cache=True)
+def _settled_row(i, age, role, household, head_of, hukou_urban, urban, city, with_head, school, housing):
+    """Living row ``i`` holds an urban hukou and lives with its head in the head's town, in housing that is
+    not rented or affordable, with a non-migrant's school status."""
+    h = head_of[household[i]]
+    if h < 0:
+        return False
+    a = age[i]
+    school_status = SCHOOL_HOME if SCHOOL_AGE_MIN <= a <= SCHOOL_AGE_MAX else SCHOOL_NONE
+    hs = housing[i]
+    return (hukou_urban[i] == 1) & (urban[i] == 1) & (city[i] == city[h]) & (with_head[i] == 1) & \
+        ((role[i] != ROLE_HEAD) | (h == i)) & (hs == housing[h]) & (hs != RENTED) & (hs != AFFORDABLE) & \
+        (school[i] == school_status)
+
+
+@njit(parallel=True, cache=True)
+def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, with_head, school, housing, n):
+    """Flag per whole tile of the first ``n`` rows: 1 where every living row belongs to a household whose
+    living rows are all settled urban residents (see the module docstring)."""
+    busy = np.zeros(len(head_of), np.uint8)  # households with a living row that is not settled
+    for i in prange(n):
+        if alive[i] == 1 and not _settled_row(i, age, role, household, head_of, hukou_urban, urban, city, with_head,
+                                              school, housing):
+            busy[household[i]] = 1  # threads may set a flag at once, but only ever to 1
+    n_tiles = n // TILE
+    quiet = np.zeros(n_tiles, np.uint8)
+    for t in prange(n_tiles):
+        q = 1
+        for i in range(t * TILE, (t + 1) * TILE):
+            q &= (alive[i] == 0) | (busy[household[i]] == 0)
+        quiet[t] = q
+    return quiet
+
+
+@njit(inline="always", cache=True)
+def is_quiet(quiet, t):
+    """Tile ``t`` is skipped this month (tiles past the flagged ones never are)."""
+    return t < len(quiet) and quiet[t] == 1
+
+
+@njit(inline="always", cache=True)
+def n_tiles(n):
+    """Tiles covering ``n`` rows, the last one possibly partial."""
+    return (n + TILE - 1) // TILE
