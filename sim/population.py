@@ -106,12 +106,15 @@ class People:
         self.rebuild_heads()  # promote heads where they died, so each block starts with its head
         n = self.n
         cols = self.columns
-        source = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
-        for arr in cols.values():  # as unsigned integers of the same width: three compiled kernels in all
-            _reorder(arr[:n].view(f"u{arr.itemsize}"), source)
-            arr[len(source):n] = 0
+        source, head_of = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
+        for name, arr in cols.items():  # as unsigned integers of the same width: three compiled kernels in all
+            reordered = np.zeros(len(arr), arr.dtype)  # calloc: pages past the living rows stay untouched
+            _gather(arr[:n].view(f"u{arr.itemsize}"), source, reordered.view(f"u{arr.itemsize}"))
+            cols[name] = reordered
         self.n = len(source)
-        self.rebuild_heads()
+        self.head_of = head_of
+        self.split_base = len(head_of)
+        self.block_rows = self.n
 
     def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> None:
         """Give households whose head died a new head (the next living member of the block). A child of
@@ -163,7 +166,9 @@ def _rebuild_heads(household, role, alive, n, n_households):
 
 @njit(cache=True)
 def _compaction_order(household, alive, head_of, n, n_households):
-    """Source row of each output row: living rows grouped by household id, head first, stable.
+    """Source row of each output row (living rows grouped by household id, head first, stable), and the
+    households' heads after the reordering (the first row of each block, -1 for households that died
+    out; ids up to the largest with a living row, as :meth:`People.rebuild_heads` would find them).
 
     32-bit rows and offsets: this is the year's memory peak (the person columns, ``source`` and one
     column's reordered copy), and rows are counted in int32 everywhere (``head_of``).
@@ -172,7 +177,12 @@ def _compaction_order(household, alive, head_of, n, n_households):
     for i in range(n):
         if alive[i]:
             start[household[i] + 1] += 1
+    last = -1  # the largest id with a living row
+    new_head = np.full(n_households, -1, np.int32)
     for h in range(n_households):  # running sum in place: start[h] = first output row of household h
+        if start[h + 1] > 0:
+            last = h
+            new_head[h] = start[h]
         start[h + 1] += start[h]
     source = np.empty(start[-1], np.int32)
     for h in range(n_households):
@@ -184,18 +194,14 @@ def _compaction_order(household, alive, head_of, n, n_households):
         if alive[i] and head_of[h] != i:
             source[start[h]] = i
             start[h] += 1
-    return source
+    return source, new_head[:last + 1].copy()
 
 
 @njit(parallel=True, cache=True)
-def _reorder(column, source):
-    """``column[:m] = column[source]`` (``m = len(source)``), in parallel."""
-    m = len(source)
-    gathered = np.empty(m, column.dtype)
-    for k in prange(m):
-        gathered[k] = column[source[k]]
-    for k in prange(m):
-        column[k] = gathered[k]
+def _gather(column, source, out):
+    """``out[:m] = column[source]`` (``m = len(source)``), in parallel."""
+    for k in prange(len(source)):
+        out[k] = column[source[k]]
 
 
 @njit(parallel=True, cache=True)
