@@ -10,7 +10,7 @@ the pure-Mesa reference.
 
 Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
 the number of threads. The first three passes skip the tiles of rows that :mod:`sim.kernels.quiet` found
-quiet (``quiet``; empty in January). A chunk's tally is sliced once, outside the row loop: every slice of an array
+quiet (``quiet``). A chunk's tally is sliced once, outside the row loop: every slice of an array
 touches its reference count atomically, and a slice per row made the two threads fight over that count.
 """
 

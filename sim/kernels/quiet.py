@@ -1,27 +1,27 @@
-"""Quiet rows: tiles of rows that the month's middle passes can skip until the next January.
+"""Quiet rows: tiles of rows that the month's middle passes can skip until the next compaction.
 
 Half of the agents are urban-hukou residents living in their town with their household: from one
 month to the next they only die, give birth and are counted (and age, in January). The passes of
 labour and migration, of following the head and settling, and of services and candidate marking do
-nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds, at the end of
-January's month, the tiles of ``TILE`` consecutive rows in which every living row belongs to such a
-household; the three passes skip those tiles from February to December. The skip changes no result:
+nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE``
+consecutive rows in which every living row belongs to such a household, at the start and after each
+January's ageing and compaction (which move the rows); the three passes skip those tiles until the
+next compaction. The skip changes no result:
 
 - a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
   head, in its housing, which is not rented or an affordable place, and have the school status the
-  services pass gives a non-migrant (at home if of school age, else none); no row has the head role
+  services pass gives a non-migrant of their age (at home if of school age, else none: a child who has
+  just turned 3 or 16 makes its household busy until the next compaction); no row has the head role
   without being the head;
 - so labour and migration pass them over (no migrant, no rural hukou), no member follows or shares
   (the head never moves: it holds an urban hukou), none settles, leaves home or rejoins, the services
   pass writes what they hold, and neither allocation acts on them (the seat allocation acts on
   migrant children only, the housing allocation on renting households);
-- nothing else writes their rows before January: the settlement of members and joiners, the points
-  queue, leavers and the allocations concern other households; a dead head is replaced by another
-  row of its block (``promote_heads``), which is in the same household, so quiet as well; newborns go
-  to new rows, after every quiet tile (only whole tiles of the rows at the time are quiet).
-
-In January ages change (school status) and the compaction moves the rows: January's passes skip
-nothing, and the tiles are found again at its end.
+- nothing else writes their rows, and they do not age, before the next January: the settlement of
+  members and joiners, the points queue, leavers and the allocations concern other households; a dead
+  head is replaced by another row of its block (``promote_heads``), which is in the same household, so
+  quiet as well; newborns go to new rows, after every quiet tile (only whole tiles of the rows at the
+  time are quiet).
 """
 
 import numpy as np
@@ -34,11 +34,6 @@ from sim.population import ROLE_HEAD
 
 TILE = 64
 TILES_PER_CHUNK = CHUNK // TILE
-
-
-def no_quiet_tiles() -> np.ndarray:
-    """The tiles to skip in a month that skips none (January)."""
-    return np.zeros(0, np.uint8)
 
 
 @njit(inline="always", cache=True)
