@@ -87,7 +87,7 @@ class CitizenizationModel(mesa.Model):
         self.cities = City.create_agents(self, n_cities, index=list(range(n_cities)))
         for city in self.cities:
             city.new_year(int(stocks[tally.URBAN, city.index]))
-        self._find_quiet_tiles()
+        self._quiet = np.zeros(0, np.uint8)  # none yet: the first services pass sets the school status
         self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._record(stocks, np.zeros((len(FLOWS), n_cities), np.int64))
         # Attribute names, not lambdas, so that a model (checkpoint) can be pickled.
@@ -155,6 +155,8 @@ class CitizenizationModel(mesa.Model):
         st.settled_this_year += flows[FLOWS.index("settlements")]
         self._record(stocks, flows)
         self.datacollector.collect(self)
+        if self.month_of_year == 1:
+            self._find_quiet_tiles()  # again, now that January's services pass has updated the school status
         if self.steps >= self.scenario.months:
             self.running = False
 

@@ -119,7 +119,9 @@ def test_skipping_quiet_rows_changes_nothing(small_scenario, monkeypatch):
     from sim.kernels import quiet
 
     scenario = small_scenario.model_copy(update={"months": 14})
-    assert CitizenizationModel(scenario)._quiet.mean() > 0.15
+    model = CitizenizationModel(scenario)
+    model.step()
+    assert model._quiet.mean() > 0.15
     skipped = run_scenario(scenario).series
     monkeypatch.setattr(quiet, "quiet_tiles", lambda *args: np.zeros(0, np.uint8))
     pd.testing.assert_frame_equal(run_scenario(scenario).series, skipped)

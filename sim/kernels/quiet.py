@@ -4,15 +4,16 @@ Half of the agents are urban-hukou residents living in their town with their hou
 month to the next they only die, give birth and are counted (and age, in January). The passes of
 labour and migration, of following the head and settling, and of services and candidate marking do
 nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE``
-consecutive rows in which every living row belongs to such a household, at the start and after each
-January's ageing and compaction (which move the rows); the three passes skip those tiles until the
-next compaction. The skip changes no result:
+consecutive rows in which every living row belongs to such a household, after each January's ageing
+and compaction (which move the rows), and again at the end of January (its services pass gives the
+children who turned 3 or 16 their new school status, and the first month the synthetic population's
+children theirs); the three passes skip those tiles until the next compaction. The skip changes no
+result:
 
 - a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
   head, in its housing, which is not rented or an affordable place, and have the school status the
-  services pass gives a non-migrant of their age (at home if of school age, else none: a child who has
-  just turned 3 or 16 makes its household busy until the next compaction); no row has the head role
-  without being the head;
+  services pass gives a non-migrant of their age (at home if of school age, else none); no row has the
+  head role without being the head;
 - so labour and migration pass them over (no migrant, no rural hukou), no member follows or shares
   (the head never moves: it holds an urban hukou), none settles, leaves home or rejoins, the services
   pass writes what they hold, and neither allocation acts on them (the seat allocation acts on
