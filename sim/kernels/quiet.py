@@ -1,14 +1,13 @@
-"""Quiet rows: tiles of rows that the month's middle passes can skip until the next compaction.
+"""Quiet rows: tiles of rows that the month's middle passes can skip from February to December.
 
 Half of the agents are urban-hukou residents living in their town with their household: from one
 month to the next they only die, give birth and are counted (and age, in January). The passes of
 labour and migration, of following the head and settling, and of services and candidate marking do
 nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE``
-consecutive rows in which every living row belongs to such a household, after each January's ageing
-and compaction (which move the rows), and again at the end of January (its services pass gives the
-children who turned 3 or 16 their new school status, and the first month the synthetic population's
-children theirs); the three passes skip those tiles until the next compaction. The skip changes no
-result:
+consecutive rows in which every living row belongs to such a household at the end of January; the
+three passes skip those tiles from February to December. (January skips nothing: the compaction has
+moved the rows, and the children who turned 3 or 16 get their new school status in its services pass,
+as the synthetic population's children do in the first month.) The skip changes no result:
 
 - a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
   head, in its housing, which is not rented or an affordable place, and have the school status the
