@@ -123,12 +123,14 @@ class CitizenizationModel(mesa.Model):
             self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"], cols["city"],
             cols["role"], cols["household"], self._death_prob, self.demography.birth_prob, services.SCHOOL_AGE_MIN,
             services.SCHOOL_AGE_MAX, family, p.n, n_chunks(p.n), n_cities)
-        p.promote_heads(family, services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX)
+        promoted = p.promote_heads(family, services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX)
+        first_newborn = p.n
         self._births(flows, mothers)
         cols = p.columns
         nc = n_chunks(p.n)
-        self._work_and_move(flows, family, nc)
-        self._settle(flows, nc, self._follow_and_settle(nc))
+        settled = np.zeros(len(p.head_of), np.uint8)
+        changed = self._work_move_and_settle(flows, family, settled, nc)
+        self._settle(flows, nc, self._follow(changed, promoted, first_newborn, settled))
         sv = pol.services
         enrol = b.insurance_enrolment * (b.insurance_limit_uplift if pol.insurance.hukou_limit_removed else 1.0)
         school_rows, household_rows = passes.services_and_candidates(
@@ -242,8 +244,9 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("births")] = np.bincount(cols["city"][p.n:new_n], minlength=self.geo.n_cities)
         p.n = new_n
 
-    def _work_and_move(self, flows: np.ndarray, family: np.ndarray, nc: int) -> None:
-        """Labour market, then moves (leaving home, returns, onward moves)."""
+    def _work_move_and_settle(self, flows: np.ndarray, family: np.ndarray, settled: np.ndarray, nc: int) -> np.ndarray:
+        """Labour market, moves (leaving home, returns, onward moves), then heads in open and relaxed cities
+        settle (flagged in ``settled``). Returns the rows whose place or role changed."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         pol, geo = self.scenario.policy, self.geo
         ins = pol.insurance
@@ -272,13 +275,14 @@ class CitizenizationModel(mesa.Model):
         shock = self.scenario.mobility_factor(self.year)
         for k in (migration.P_MIGRATE, migration.P_LEAVE_HOME, migration.P_ONWARD):
             prm[k] *= shock
-        lab, moved = passes.work_and_move(
+        lab, moved, changed = passes.work_move_and_settle(
             self._quiet, self._key(Stream.LABOUR), self._key(Stream.MIGRATE),
-            stream_key(self.seed_value, 0, Stream.GIG), cols["alive"], cols["age"], cols["role"], cols["hukou_urban"],
-            cols["household"], cols["origin_city"], cols["city"], cols["urban"], cols["skill"], cols["employed"],
-            cols["months_in_city"], cols["permit"], cols["housing"], cols["insured_months"], st.find_prob,
-            b.job_separation, b.skill_job_finding, st.train_prob, cdf, choice.N_SKILL, choice.N_FAMILY, family,
-            geo.province, geo.metro_circle, st.amenity, service_months(pol.services), SERVICE_WEIGHTS, prm, p.n, nc,
+            stream_key(self.seed_value, 0, Stream.GIG), self._key(Stream.SETTLE), cols["alive"], cols["age"],
+            cols["role"], cols["hukou_urban"], cols["hukou_city"], cols["household"], p.head_of, cols["origin_city"],
+            cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"], cols["permit"],
+            cols["housing"], cols["insured_months"], st.find_prob, b.job_separation, b.skill_job_finding,
+            st.train_prob, cdf, choice.N_SKILL, choice.N_FAMILY, family, geo.province, geo.metro_circle, st.amenity,
+            service_months(pol.services), SERVICE_WEIGHTS, prm, *self._settle_args(), settled, p.n, nc,
             geo.n_cities)
         flows[FLOWS.index("trained")] = lab[1]
         for name, k in (("arrivals", migration.ARRIVALS), ("returns", migration.RETURNS),
@@ -289,6 +293,7 @@ class CitizenizationModel(mesa.Model):
         into = moved[migration.ARRIVALS] + moved[migration.ONWARD]
         flows[FLOWS.index("potential_region_arrivals")] = into * (geo.potential_region >= 0)
         flows[FLOWS.index("metro_satellite_arrivals")] = into * (st.core_of >= 0)
+        return changed
 
     def _settle_takeups(self) -> tuple[float, float]:
         """Monthly settlement take-up of landholding and landless heads: 二.(三).2, landholders weigh the risk
@@ -298,25 +303,28 @@ class CitizenizationModel(mesa.Model):
                                              else 1.0)
         return b.settle_takeup * (1.0 - deterrence), b.settle_takeup
 
-    def _follow_and_settle(self, nc: int) -> np.ndarray:
-        """Members follow their head, heads in open and relaxed cities settle, and this month's leavers get
-        households of their own (then settle likewise). Returns the settled-household flags."""
-        p, cols, st = self.people, self.people.columns, self.city_state
+    def _settle_args(self) -> tuple:
+        """The settlement rule's arguments after the row's own columns (open and relaxed cities)."""
         hk = self.scenario.policy.hukou
-        settled = np.zeros(len(p.head_of), np.uint8)
-        key = self._key(Stream.SETTLE)
-        settle_args = (cols["land"], st.tier, *self._settle_takeups(), hk.habitual_residence,
-                       hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months)
-        leavers = passes.follow_settle_and_find_leavers(
-            self._quiet, key, p.head_of, cols["household"], cols["with_head"], cols["alive"], cols["role"],
-            cols["city"], cols["urban"], cols["months_in_city"], cols["permit"], cols["housing"], cols["hukou_urban"],
-            cols["hukou_city"], cols["insured_months"], *settle_args, settled, p.n, nc)
+        return (self.people.columns["land"], self.city_state.tier, *self._settle_takeups(), hk.habitual_residence,
+                hk.open_residence_months, hk.relaxed_residence_months, hk.relaxed_insured_months)
+
+    def _follow(self, changed: np.ndarray, promoted: np.ndarray, first_newborn: int,
+                settled: np.ndarray) -> np.ndarray:
+        """Members follow their head, and this month's leavers get households of their own (then settle in
+        open and relaxed cities like the heads). Returns the settled-household flags."""
+        p, cols = self.people, self.people.columns
+        everyone = self.steps == 1 or self.month_of_year == 1
+        leavers = passes.follow_and_find_leavers(
+            changed, promoted, everyone, first_newborn, p.head_of, cols["household"], cols["with_head"],
+            cols["alive"], cols["role"], cols["city"], cols["urban"], cols["months_in_city"], cols["permit"],
+            cols["housing"], p.split_base, p.block_rows, p.n)
         p.split_leavers(leavers)
         settled = np.concatenate((settled, np.zeros(len(leavers), np.uint8)))
         settlement.settle_open_relaxed_rows(
-            key, leavers, cols["alive"], cols["role"], cols["hukou_urban"], cols["hukou_city"], cols["urban"],
-            cols["city"], cols["household"], cols["months_in_city"], cols["insured_months"], cols["permit"],
-            *settle_args, settled)
+            self._key(Stream.SETTLE), leavers, cols["alive"], cols["role"], cols["hukou_urban"], cols["hukou_city"],
+            cols["urban"], cols["city"], cols["household"], p.head_of, cols["months_in_city"], cols["insured_months"],
+            cols["permit"], *self._settle_args(), settled)
         return settled
 
     def _settle(self, flows: np.ndarray, nc: int, settled: np.ndarray) -> None:

@@ -116,13 +116,16 @@ class People:
         self.split_base = len(head_of)
         self.block_rows = self.n
 
-    def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> None:
+    def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> np.ndarray:
         """Give households whose head died a new head (the next living member of the block). A child of
         ``family_age_min``..``family_age_max`` promoted head no longer counts in its household's ``family``
-        flag (see :func:`sim.kernels.demography.deaths_mothers_and_families`), which is recounted."""
+        flag (see :func:`sim.kernels.demography.deaths_mothers_and_families`), which is recounted. Returns
+        a flag per household: 1 where a new head took over."""
         cols = self.columns
+        promoted = np.zeros(len(self.head_of), np.uint8)
         _promote_heads(self.head_of, cols["household"], cols["role"], cols["alive"], cols["age"], family,
-                       family_age_min, family_age_max, self.split_base, self.block_rows)
+                       family_age_min, family_age_max, self.split_base, self.block_rows, promoted)
+        return promoted
 
     def split_leavers(self, rows: np.ndarray) -> None:
         """Give each adult child who left home this month (``rows``, ascending; :func:`is_leaver`) a
@@ -206,7 +209,7 @@ def _gather(column, source, out):
 
 @njit(parallel=True, cache=True)
 def _promote_heads(head_of, household, role, alive, age, family, family_age_min, family_age_max, split_base,
-                   block_rows):
+                   block_rows, promoted):
     """Where a head died, the next living row of its household block becomes head (else -1).
 
     The block ends at the first row of another household or at the newborns since the last compaction
@@ -223,6 +226,7 @@ def _promote_heads(head_of, household, role, alive, age, family, family_age_min,
         for k in range(j + 1, end):
             if household[k] == h and alive[k]:
                 head_of[h] = k
+                promoted[h] = 1
                 was_counted = role[k] == 2 and family_age_min <= age[k] <= family_age_max
                 role[k] = 0
                 if was_counted:
@@ -267,15 +271,16 @@ def block_end(h, household, split_base, block_rows):
 
 @njit(cache=True)
 def household_rows(selected, head_of, household, split_base, block_rows, n):
-    """The rows of the households with ``selected[id] != 0`` (each with a head), ascending within each part:
-    every selected head's block (:func:`block_end`), then the newborns since the last compaction. Lets a
-    kernel that concerns a few thousand households visit their members instead of every row."""
+    """The rows of the households with ``selected[id] != 0``, ascending within each part: every selected
+    head's block (:func:`block_end`; none for a household without a head), then the newborns since the last
+    compaction. Lets a kernel that concerns a few thousand households visit their members instead of every
+    row."""
     households = np.flatnonzero(selected)
     ends = np.empty(len(households), np.int64)
     size = n - block_rows
     for j in range(len(households)):
         h = head_of[households[j]]
-        ends[j] = block_end(h, household, split_base, block_rows)
+        ends[j] = block_end(h, household, split_base, block_rows) if h >= 0 else h
         size += ends[j] - h
     rows = np.empty(size, np.int64)
     k = 0

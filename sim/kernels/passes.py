@@ -39,70 +39,99 @@ from sim.kernels.services import (
 )
 from sim.kernels.settlement import reclassify_row, settle_open_relaxed
 from sim.kernels.tally import STOCKS, count_row
-from sim.population import follow_head, is_leaver
+from sim.population import follow_head, household_rows, is_leaver
 
 
 @njit(parallel=True, cache=True)
-def work_and_move(quiet, labour_key, move_key, static_key, alive, age, role, hukou_urban, household, origin_city, city,
-                  urban, skill, employed, months_in_city, permit, housing, insured_months, find_prob,
-                  separation_prob, skill_find, train_prob, cdf, n_skill, n_family, family, province, metro,
-                  amenity, service_months, service_weights, prm, n, n_chunks, n_cities):
-    """Labour (:func:`sim.kernels.labour.labour_row`), then migration
-    (:func:`sim.kernels.migration.migrate_row`), row by row.
+def work_move_and_settle(quiet, labour_key, move_key, static_key, settle_key, alive, age, role, hukou_urban,
+                         hukou_city, household, head_of, origin_city, city, urban, skill, employed, months_in_city,
+                         permit, housing, insured_months, find_prob, separation_prob, skill_find, train_prob, cdf,
+                         n_skill, n_family, family, province, metro, amenity, service_months, service_weights, prm,
+                         land, tier, takeup_land, takeup_noland, habitual, open_months, relaxed_months,
+                         relaxed_insured, settled_household, n, n_chunks, n_cities):
+    """Labour (:func:`sim.kernels.labour.labour_row`), migration (:func:`sim.kernels.migration.migrate_row`)
+    and the settlement of heads in open and relaxed cities
+    (:func:`sim.kernels.settlement.settle_open_relaxed`), row by row.
 
-    Returns labour counts (employed migrant workers, persons trained; 2 x city) and migration flows
-    (``N_FLOWS`` x city).
+    A head's settlement reads and writes its own row only, and no other row's labour or move reads it, so
+    settling right after its own move is settling after everyone's. Returns labour counts (employed
+    migrant workers, persons trained; 2 x city), migration flows (``N_FLOWS`` x city) and the rows whose
+    place, housing or role changed (heads who moved, adult children who left home), ascending, for
+    :func:`follow_and_find_leavers`.
     """
     work = np.zeros((n_chunks, 2, n_cities), np.int64)
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
+    changed = row_mask(n)
     for c in prange(n_chunks):
         work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
         for t in range(c * TILES_PER_CHUNK, min(n_tiles(n), (c + 1) * TILES_PER_CHUNK)):
             if is_quiet(quiet, t):
                 continue
             for i in range(t * TILE, min(n, (t + 1) * TILE)):
+                place, was_urban, was_housing, was_role = city[i], urban[i], housing[i], role[i]
                 labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                            separation_prob, skill_find, train_prob)
                 migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
                             hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
                             permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
                             service_weights, prm)
-    return sum_chunks(work), sum_chunks(moves)
+                # (a head at home in a town may leave home for a rented place in the same town)
+                if (city[i] != place) | (urban[i] != was_urban) | (housing[i] != was_housing) | (role[i] != was_role):
+                    changed[i] = 1
+                settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
+                                    head_of, months_in_city, insured_months, permit, land, tier, takeup_land,
+                                    takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
+                                    settled_household)
+    return sum_chunks(work), sum_chunks(moves), rows_where(changed, 1, n, n_chunks)
 
 
-@njit(parallel=True, cache=True)
-def follow_settle_and_find_leavers(quiet, settle_key, head_of, household, with_head, alive, role, city, urban,
-                                   months_in_city, permit, housing, hukou_urban, hukou_city, insured_months, land,
-                                   tier, takeup_land, takeup_noland, habitual, open_months, relaxed_months,
-                                   relaxed_insured, settled_household, n, n_chunks):
+@njit(cache=True)
+def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of, household, with_head, alive, role,
+                            city, urban, months_in_city, permit, housing, split_base, block_rows, n):
     """Members living with their head take its place (:func:`sim.population.follow_head`) and its housing
-    (:func:`sim.kernels.housing.share_head_housing`), heads in open and relaxed cities settle
-    (:func:`sim.kernels.settlement.settle_open_relaxed`: a head's row is never written by the members'
-    steps, nor the members' by its); returns the rows of this month's leavers
+    (:func:`sim.kernels.housing.share_head_housing`); returns this month's leavers
     (:func:`sim.population.is_leaver`), ascending: they settle once they head their own households
     (:func:`sim.kernels.settlement.settle_open_relaxed_rows`).
 
-    Heads' housing changes this month only when they move (done) and in the affordable-housing
-    allocation (which shares the change itself); members change it when brought or sent back by the
-    school allocation, when they join a settled head and when they rejoin their head in the services
-    pass (each takes the head's housing there). So sharing here leaves every member with its head's
-    housing at the month's end, and the services pass need not look every row's head up again.
+    At the start of a month every member living with its head is where its head is, in its housing (each
+    month ends so: here, and wherever a member's or a head's place or housing changes later in the month
+    the member takes the head's at once: a child rejoining its head or brought to it, a joiner, a child
+    sent home, the affordable-housing allocation sharing its places). A member can only be left behind by
+    this month's events: its head moved or changed housing (a changed row that heads its household), its
+    head died and a member elsewhere took over (``promoted``), or it was born this month (rows from
+    ``first_newborn``, born in the mother's place with no housing of its own). So only those households
+    and the newborns are visited (a few per cent of the rows, serially); ``everyone`` visits every
+    household (the first month, and January, whose compaction may give a household without a head a new
+    one).
     """
-    mask = row_mask(n)
-    for t in prange(n_tiles(n)):
-        if is_quiet(quiet, t):
-            continue
-        for i in range(t * TILE, min(n, (t + 1) * TILE)):
-            head = head_of[household[i]]
-            follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
-            leaver = is_leaver(i, head, alive, role)
-            mask[i] = leaver
-            if not leaver:
-                share_head_housing(i, head, alive, with_head, city, housing)
-                settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
-                                    months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland,
-                                    habitual, open_months, relaxed_months, relaxed_insured, settled_household)
-    return rows_where(mask, 1, n, n_chunks)
+    selected = promoted.copy()
+    if everyone:
+        selected[:] = 1
+    for i in changed:
+        if head_of[household[i]] == i:
+            selected[household[i]] = 1
+    for i in household_rows(selected, head_of, household, split_base, block_rows, n):
+        _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
+                          housing)
+    for i in range(first_newborn, n):
+        if selected[household[i]] == 0:  # else visited above
+            _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
+                              housing)
+    leavers = np.empty(len(changed), np.int64)
+    k = 0
+    for i in changed:
+        if is_leaver(i, head_of[household[i]], alive, role):
+            leavers[k] = i
+            k += 1
+    return leavers[:k]
+
+
+@njit(inline="always", cache=True)
+def _follow_and_share(i, head, with_head, alive, role, city, urban, months_in_city, permit, housing):
+    """Row ``i`` follows its head and takes its housing, unless it is a leaver awaiting its own household."""
+    follow_head(i, head, with_head, alive, role, city, urban, months_in_city, permit)
+    if not is_leaver(i, head, alive, role):
+        share_head_housing(i, head, alive, with_head, city, housing)
 
 
 @njit(parallel=True, cache=True)

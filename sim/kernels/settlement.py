@@ -33,12 +33,13 @@ def _is_candidate(i, alive, role, hukou_urban, urban):
 
 
 @njit(inline="always", cache=True)
-def settle_open_relaxed(key, i, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
-                        insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
-                        relaxed_months, relaxed_insured, settled_household):
-    """Row ``i``, a head in a tier 0/1 city who meets the conditions, settles with its take-up probability
-    (run for every row by :func:`sim.kernels.passes.follow_settle_and_find_leavers`)."""
-    if not _is_candidate(i, alive, role, hukou_urban, urban):
+def settle_open_relaxed(key, i, alive, role, hukou_urban, hukou_city, urban, city, household, head_of,
+                        months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland, habitual,
+                        open_months, relaxed_months, relaxed_insured, settled_household):
+    """Row ``i``, a household head in a tier 0/1 city who meets the conditions, settles with its take-up
+    probability (run for every row by :func:`sim.kernels.passes.work_move_and_settle`; an adult child who
+    left home this month settles once it heads a household of its own, :func:`settle_open_relaxed_rows`)."""
+    if not _is_candidate(i, alive, role, hukou_urban, urban) or head_of[household[i]] != i:
         return
     t = tier[city[i]]
     if t == TIER_OPEN:
@@ -57,12 +58,12 @@ def settle_open_relaxed(key, i, alive, role, hukou_urban, hukou_city, urban, cit
 
 
 @njit(cache=True)
-def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, urban, city, household, months_in_city,
-                             insured_months, permit, land, tier, takeup_land, takeup_noland, habitual, open_months,
-                             relaxed_months, relaxed_insured, settled_household):
+def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, urban, city, household, head_of,
+                             months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland, habitual,
+                             open_months, relaxed_months, relaxed_insured, settled_household):
     """:func:`settle_open_relaxed` for the given rows (this month's leavers, once they head households)."""
     for j in range(len(rows)):
-        settle_open_relaxed(key, rows[j], alive, role, hukou_urban, hukou_city, urban, city, household,
+        settle_open_relaxed(key, rows[j], alive, role, hukou_urban, hukou_city, urban, city, household, head_of,
                             months_in_city, insured_months, permit, land, tier, takeup_land, takeup_noland, habitual,
                             open_months, relaxed_months, relaxed_insured, settled_household)
 
