@@ -136,27 +136,30 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
     Heads at home (rural, or in a home area reclassified urban) may leave; heads renting in a town or
     city may return home or, when unemployed, move on; heads who bought an urban home stay; adult
     children at home may leave on their own. ``family[household]`` is 1 for households with children
-    of school age (the choice type).
+    of school age (the choice type). Returns whether the row moved or left home (its place, housing or
+    role changed).
     """
     if alive[i] == 0 or hukou_urban[i] == 1 or age[i] < WORK_AGE_MIN:
-        return
+        return False
     if role[i] != ROLE_HEAD:
         if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > WORK_AGE_MAX:
-            return
+            return False
         if uniform(key, i, 0) < prm[P_LEAVE_HOME]:
             _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role, origin_city, city,
                         urban, employed, skill, months_in_city, permit, housing, insured_months, find_prob, province,
                         metro, prm)
-        return
+            return True
+        return False
     u = uniform(key, i, 0)
     row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
     if housing[i] == HOME:
         if age[i] <= WORK_AGE_MAX and u < prm[P_MIGRATE]:
             _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, skill, months_in_city,
                         permit, housing, insured_months, find_prob, province, metro, prm)
-        return
+            return True
+        return False
     if housing[i] == OWNED:
-        return
+        return False
     here = city[i]
     hazard = prm[P_RETURN]
     if employed[i] == 0:
@@ -179,7 +182,8 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
             tally[INJURY_RETURNS, here] += 1
         employed[i] = 0
         go_home(i, origin_city, city, urban, months_in_city, permit, housing)
-    elif employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
+        return True
+    if employed[i] == 0 and u < hazard + injury + prm[P_ONWARD]:
         dest = sample_row(cdf, row, uniform(key, i, 1))
         if dest != here:
             _arrive(key, i, dest, city, urban, employed, skill, months_in_city, permit, housing, insured_months,
@@ -187,3 +191,5 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
             tally[ONWARD, dest] += 1
             if metro[here] >= 0 and metro[here] == metro[dest]:
                 tally[METRO_INTERNAL, dest] += 1
+            return True
+    return False

@@ -68,15 +68,12 @@ def work_move_and_settle(quiet, labour_key, move_key, static_key, settle_key, al
             if is_quiet(quiet, t):
                 continue
             for i in range(t * TILE, min(n, (t + 1) * TILE)):
-                place, was_urban, was_housing, was_role = city[i], urban[i], housing[i], role[i]
                 labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                            separation_prob, skill_find, train_prob)
-                migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
-                            hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
-                            permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
-                            service_weights, prm)
-                # (a head at home in a town may leave home for a rented place in the same town)
-                if (city[i] != place) | (urban[i] != was_urban) | (housing[i] != was_housing) | (role[i] != was_role):
+                if migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
+                               hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
+                               permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
+                               service_weights, prm):
                     changed[i] = 1
                 settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
                                     head_of, months_in_city, insured_months, permit, land, tier, takeup_land,
@@ -100,23 +97,24 @@ def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of,
     this month's events: its head moved or changed housing (a changed row that heads its household), its
     head died and a member elsewhere took over (``promoted``), or it was born this month (rows from
     ``first_newborn``, born in the mother's place with no housing of its own). So only those households
-    and the newborns are visited (a few per cent of the rows, serially); ``everyone`` visits every
-    household (the first month, and January, whose compaction may give a household without a head a new
+    and the newborns are visited (a few per cent of the rows, serially); ``everyone`` visits every row (in
+    parallel: the first month, and January, whose compaction may give a household without a head a new
     one).
     """
-    selected = promoted.copy()
     if everyone:
-        selected[:] = 1
-    for i in changed:
-        if head_of[household[i]] == i:
-            selected[household[i]] = 1
-    for i in household_rows(selected, head_of, household, split_base, block_rows, n):
-        _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
-                          housing)
-    for i in range(first_newborn, n):
-        if selected[household[i]] == 0:  # else visited above
+        _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n)
+    else:
+        selected = promoted.copy()
+        for i in changed:
+            if head_of[household[i]] == i:
+                selected[household[i]] = 1
+        for i in household_rows(selected, head_of, household, split_base, block_rows, n):
             _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
                               housing)
+        for i in range(first_newborn, n):
+            if selected[household[i]] == 0:  # else visited above
+                _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
+                                  permit, housing)
     leavers = np.empty(len(changed), np.int64)
     k = 0
     for i in changed:
@@ -124,6 +122,14 @@ def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of,
             leavers[k] = i
             k += 1
     return leavers[:k]
+
+
+@njit(parallel=True, cache=True)
+def _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n):
+    """:func:`_follow_and_share` for every row, in parallel (a head's row is never written by its members')."""
+    for i in prange(n):
+        _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
+                          housing)
 
 
 @njit(inline="always", cache=True)
