@@ -6,12 +6,14 @@ the month only read and write the row at hand (and rows that the step itself nev
 head's), they share one loop, each row running the rules in the schedule's order. The rules live in
 their process's module (``labour_row``, ``migrate_row``, ``services_row``, ...); this module only
 composes them, so the month's order of operations is exactly that of ``CitizenizationModel.step`` and of
-the pure-Mesa reference.
+the pure-Mesa reference. Following the head is the exception: it visits only the households whose head
+moved, changed housing or was replaced this month (:func:`follow_and_find_leavers`).
 
 Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
-the number of threads. The first three passes skip the tiles of rows that :mod:`sim.kernels.quiet` found
-quiet (``quiet``). A chunk's tally is sliced once, outside the row loop: every slice of an array
-touches its reference count atomically, and a slice per row made the two threads fight over that count.
+the number of threads. The labour/migration and services passes skip the tiles of rows that
+:mod:`sim.kernels.quiet` found quiet (``quiet``). A chunk's tally is sliced once, outside the row loop:
+every slice of an array touches its reference count atomically, and a slice per row made the two
+threads fight over that count.
 """
 
 import numpy as np
@@ -149,7 +151,7 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
 
     Returns (school candidate rows, household candidate rows), ascending. Neither allocation changes
     who is a candidate of the other: seats never change a head's housing. Members living with their head
-    hold its housing here (shared in :func:`follow_settle_and_find_leavers`, or on rejoining it in
+    hold its housing here (shared in :func:`follow_and_find_leavers`, or on rejoining it in
     ``services_row``), so a row's own housing tells whether its household rents; the left-behind
     children of school age are candidates too, as the seat allocation may bring them to a renting head.
     """

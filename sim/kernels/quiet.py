@@ -2,10 +2,10 @@
 
 Half of the agents are urban-hukou residents living in their town with their household: from one
 month to the next they only die, give birth and are counted (and age, in January). The passes of
-labour and migration, of following the head and settling, and of services and candidate marking do
-nothing to them, yet each would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE``
-consecutive rows in which every living row belongs to such a household at the end of January; the
-three passes skip those tiles from February to December. (January skips nothing: the compaction has
+labour, migration and settlement, and of services and candidate marking do nothing to them, yet each
+would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE`` consecutive rows in which
+every living row belongs to such a household at the end of January; the two passes skip those tiles
+from February to December. (January skips nothing: the compaction has
 moved the rows, and the children who turned 3 or 16 get their new school status in its services pass,
 as the synthetic population's children do in the first month.) The skip changes no result:
 
