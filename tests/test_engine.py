@@ -127,6 +127,20 @@ def test_skipping_quiet_rows_changes_nothing(small_scenario, monkeypatch):
     pd.testing.assert_frame_equal(run_scenario(scenario).series, skipped)
 
 
+def test_following_only_the_households_concerned_changes_nothing(small_scenario, monkeypatch):
+    """Members follow their head only where the head moved, changed housing or was replaced this month
+    (sim.kernels.passes.follow_and_find_leavers): 14 months with every row followed every month give the
+    same series."""
+    from sim.kernels import passes
+
+    scenario = small_scenario.model_copy(update={"months": 14})
+    sparse = run_scenario(scenario).series
+    every_row = passes.follow_and_find_leavers
+    monkeypatch.setattr(passes, "follow_and_find_leavers",
+                        lambda changed, promoted, everyone, *rest: every_row(changed, promoted, True, *rest))
+    pd.testing.assert_frame_equal(run_scenario(scenario).series, sparse)
+
+
 def _snapshot(model: CitizenizationModel) -> dict[str, np.ndarray]:
     return {name: col.copy() for name, col in model.people.view().items()}
 
