@@ -87,7 +87,7 @@ class CitizenizationModel(mesa.Model):
         self.cities = City.create_agents(self, n_cities, index=list(range(n_cities)))
         for city in self.cities:
             city.new_year(int(stocks[tally.URBAN, city.index]))
-        self._quiet = np.zeros(0, np.uint8)  # none yet: the first services pass sets the school status
+        self._find_quiet_tiles()
         self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._record(stocks, np.zeros((len(FLOWS), n_cities), np.int64))
         # Attribute names, not lambdas, so that a model (checkpoint) can be pickled.
@@ -157,13 +157,11 @@ class CitizenizationModel(mesa.Model):
         st.settled_this_year += flows[FLOWS.index("settlements")]
         self._record(stocks, flows)
         self.datacollector.collect(self)
-        if self.month_of_year == 1:
-            self._find_quiet_tiles()
         if self.steps >= self.scenario.months:
             self.running = False
 
     def _find_quiet_tiles(self) -> None:
-        """The rows that the middle passes may skip from February to December (:mod:`sim.kernels.quiet`)."""
+        """The rows that the middle passes may skip until the next compaction (:mod:`sim.kernels.quiet`)."""
         p, cols = self.people, self.people.columns
         self._quiet = quiet.quiet_tiles(cols["alive"], cols["age"], cols["role"], cols["household"], p.head_of,
                                         cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"],
@@ -173,9 +171,7 @@ class CitizenizationModel(mesa.Model):
         cols, p = self.people.columns, self.people
         demography.age_one_year(cols["alive"], cols["age"], p.n)
         p.compact()
-        # The rows moved, and the children who turned 3 or 16 await their new school status: January's
-        # passes skip nothing (found after compaction, 14% of the tiles would be quiet, not 49%).
-        self._quiet = np.zeros(0, np.uint8)
+        self._find_quiet_tiles()  # the rows moved
         last = self.records[-1][0]
         urban = last[tally.URBAN]
         for city in self.cities:

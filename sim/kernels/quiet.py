@@ -1,18 +1,18 @@
-"""Quiet rows: tiles of rows that the month's middle passes can skip from February to December.
+"""Quiet rows: tiles of rows that the month's middle passes can skip until the next compaction.
 
 Half of the agents are urban-hukou residents living in their town with their household: from one
 month to the next they only die, give birth and are counted (and age, in January). The passes of
 labour, migration and settlement, and of services and candidate marking do nothing to them, yet each
 would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE`` consecutive rows in which
-every living row belongs to such a household at the end of January; the two passes skip those tiles
-from February to December. (January skips nothing: the compaction has
-moved the rows, and the children who turned 3 or 16 get their new school status in its services pass,
-as the synthetic population's children do in the first month.) The skip changes no result:
+every living row belongs to such a household whenever the rows move or age: at the start and after each
+January's ageing and compaction; the two passes skip those tiles until the next compaction. The skip
+changes no result:
 
 - a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
-  head, in its housing, which is not rented or an affordable place, and have the school status the
-  services pass gives a non-migrant of their age (at home if of school age, else none); no row has the
-  head role without being the head;
+  head, in its housing, which is not rented or an affordable place; no row has the head role without
+  being the head; and its children are given the school status the services pass gives a non-migrant
+  of their age (at home if of school age, else none) when the tiles are found, which is what that pass
+  would write (a child who just turned 3 or 16 would otherwise keep its household busy all year);
 - so labour and migration pass them over (no migrant, no rural hukou), no member follows or shares
   (the head never moves: it holds an urban hukou), none settles, leaves home or rejoins, the services
   pass writes what they hold, and neither allocation acts on them (the seat allocation acts on
@@ -37,29 +37,33 @@ TILES_PER_CHUNK = CHUNK // TILE
 
 
 @njit(inline="always", cache=True)
-def _settled_row(i, age, role, household, head_of, hukou_urban, urban, city, with_head, school, housing):
+def _settled_row(i, role, household, head_of, hukou_urban, urban, city, with_head, housing):
     """Living row ``i`` holds an urban hukou and lives with its head in the head's town, in housing that is
-    not rented or affordable, with a non-migrant's school status."""
+    not rented or affordable."""
     h = head_of[household[i]]
     if h < 0:
         return False
-    a = age[i]
-    school_status = SCHOOL_HOME if SCHOOL_AGE_MIN <= a <= SCHOOL_AGE_MAX else SCHOOL_NONE
     hs = housing[i]
     return (hukou_urban[i] == 1) & (urban[i] == 1) & (city[i] == city[h]) & (with_head[i] == 1) & \
-        ((role[i] != ROLE_HEAD) | (h == i)) & (hs == housing[h]) & (hs != RENTED) & (hs != AFFORDABLE) & \
-        (school[i] == school_status)
+        ((role[i] != ROLE_HEAD) | (h == i)) & (hs == housing[h]) & (hs != RENTED) & (hs != AFFORDABLE)
 
 
 @njit(parallel=True, cache=True)
 def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, with_head, school, housing, n):
     """Flag per whole tile of the first ``n`` rows: 1 where every living row belongs to a household whose
-    living rows are all settled urban residents (see the module docstring)."""
+    living rows are all settled urban residents (see the module docstring).
+
+    The children of those households get the school status of their age here (at home from 3 to 15, else
+    none): what the next services pass would write, as nothing before it reads or changes it.
+    """
     busy = np.zeros(len(head_of), np.uint8)  # households with a living row that is not settled
     for i in prange(n):
-        if alive[i] == 1 and not _settled_row(i, age, role, household, head_of, hukou_urban, urban, city, with_head,
-                                              school, housing):
+        if alive[i] == 1 and not _settled_row(i, role, household, head_of, hukou_urban, urban, city, with_head,
+                                              housing):
             busy[household[i]] = 1  # threads may set a flag at once, but only ever to 1
+    for i in prange(n):
+        if alive[i] == 1 and busy[household[i]] == 0:
+            school[i] = SCHOOL_HOME if SCHOOL_AGE_MIN <= age[i] <= SCHOOL_AGE_MAX else SCHOOL_NONE
     n_tiles = n // TILE
     quiet = np.zeros(n_tiles, np.uint8)
     for t in prange(n_tiles):
