@@ -22,6 +22,7 @@ types at once (a few hundred thousand numbers), never per agent.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from sim.geography import Geography
 from sim.policy import Behaviour
@@ -59,9 +60,21 @@ def logit_probabilities(v: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def cumulative(probabilities: np.ndarray) -> np.ndarray:
-    """Row-wise cumulative distribution with the last column exactly 1 (for binary-search sampling)."""
-    cdf = np.cumsum(probabilities, axis=1)
-    cdf /= cdf[:, -1:]
-    cdf[:, -1] = 1.0
+@njit(parallel=True, cache=True)
+def cumulative(probabilities):
+    """Row-wise cumulative distribution with the last column exactly 1 (for binary-search sampling).
+
+    The same sums in the same order as ``np.cumsum(probabilities, axis=1)`` divided by each row's last
+    value (so the same bits), with the rows in parallel: numpy's accumulate took longer than the logit.
+    """
+    n_rows, n_cols = probabilities.shape
+    cdf = np.empty_like(probabilities)
+    for r in prange(n_rows):
+        total = 0.0
+        for k in range(n_cols):
+            total += probabilities[r, k]
+            cdf[r, k] = total
+        for k in range(n_cols - 1):
+            cdf[r, k] /= total
+        cdf[r, n_cols - 1] = 1.0
     return cdf

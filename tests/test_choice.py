@@ -30,6 +30,17 @@ def test_sampled_destination_shares_match_logit_formula():
     assert stats.chisquare(np.bincount(dest, minlength=40), p[0] * draws).pvalue < 1e-3
 
 
+def test_cumulative_distribution_is_numpys_bit_for_bit():
+    """The parallel kernel sums in numpy's order: the same bits as cumsum / last, last column exactly 1."""
+    rng = np.random.default_rng(11)
+    for shape in ((2896, 362), (5, 3), (1, 1)):
+        p = choice.logit_probabilities(rng.normal(0, 3, size=shape))
+        expected = np.cumsum(p, axis=1)
+        expected /= expected[:, -1:]
+        expected[:, -1] = 1.0
+        np.testing.assert_array_equal(choice.cumulative(p), expected)
+
+
 def test_uniform_draws_are_uniform_and_keyed():
     a = uniform_array(stream_key(3, 5, 1), 100_000)
     assert stats.kstest(a, "uniform").pvalue > 1e-3
