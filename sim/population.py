@@ -101,9 +101,13 @@ class People:
 
         A stable counting sort by household id: rows are already grouped except newborns appended
         since the last compaction, which join the end of their household's block. O(n), and the
-        order does not depend on the thread count.
+        order does not depend on the thread count. Every head must be alive, as after
+        :meth:`promote_heads` (the model compacts at the start of January, before the month's deaths).
         """
-        self.rebuild_heads()  # promote heads where they died, so each block starts with its head
+        # Heads are alive (promoted each month); a household whose block died out gets its first living
+        # row among the newborns since, as rebuild_heads would choose: each block then starts with its head.
+        _head_households_without_one(self.head_of, self.columns["household"], self.columns["role"],
+                                     self.columns["alive"], self.block_rows, self.n)
         n = self.n
         cols = self.columns
         source, head_of = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
@@ -165,6 +169,17 @@ def _rebuild_heads(household, role, alive, n, n_households):
         if j >= 0 and role[j] != 0:
             role[j] = 0
     return head_of
+
+
+@njit(cache=True)
+def _head_households_without_one(head_of, household, role, alive, block_rows, n):
+    """The first living row of each household without a head (its block died out; the row is a newborn
+    since the last compaction) becomes its head."""
+    for i in range(block_rows, n):
+        h = household[i]
+        if alive[i] and head_of[h] < 0:
+            head_of[h] = i
+            role[i] = 0
 
 
 @njit(cache=True)
