@@ -137,6 +137,13 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def month_times(results: list[dict]) -> str:
+    """Wall time of each timed month (ms) per configuration: January carries the compaction, December
+    the points round."""
+    return "\n".join(f"months at 1:{r['scale']}, {r['threads']} thread(s), ms: "
+                     + " ".join(f"{t * 1000:.0f}" for t in r["step_s"]) for r in results)
+
+
 def verdict(results: list[dict]) -> str:
     out = []
     at100 = [r for r in results if r["scale"] == 100]
@@ -184,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.steps} months per configuration, fastest of {args.repeat} run(s), "
           f"load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n")
     print(table(results))
+    print()
+    print(month_times(results))
     print()
     print(verdict(results))
     if args.json:
