@@ -20,8 +20,10 @@ from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
 from sim.kernels.select import row_mask, rows_where
-from sim.population import block_end
+from sim.population import block_end, household_rows
 from sim.rng import uniform
+
+APPLIES, LEFT = 1, 2  # bits of the applicants' mask: applies for a place; the head left its place
 
 
 @njit(inline="always", cache=True)
@@ -45,13 +47,15 @@ def _family_size(h, alive, household, with_head, city, split_base, block_rows):
 @njit(parallel=True, cache=True)
 def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
                         insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
-                        split_base, block_rows, n_cities):
+                        split_base, block_rows, n, n_cities):
     """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
 
     ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
     (marked by :func:`sim.kernels.passes.services_and_candidates`); no other household can apply or
     occupy a place. Only the capacity check runs serially, over the applicants in row order: the
-    tenants' stay-or-leave draws, the occupied places and the applications are order-free.
+    tenants' stay-or-leave draws, the occupied places and the applications are order-free. Members living
+    with their head hold its housing on entry, so only the households whose head left or got a place
+    here need their members updated (visited through :func:`sim.population.household_rows`).
     """
     n_rows = len(rows)
     n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)
@@ -71,14 +75,18 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
                     left = True
                     if h == i:
                         housing[i] = RENTED
+                        applies[j] = LEFT
                 else:
                     occupied[c, city[i]] += 1
             if h == i and not left and housing[i] == RENTED and is_migrant(i, alive, urban, hukou_urban) \
                     and months_in_city[i] >= elig_months and insured_months[i] >= elig_insured \
                     and uniform(key, i, 1) < apply_prob:
-                applies[j] = 1
+                applies[j] = APPLIES
     used = sum_chunks(occupied.reshape(n_chunks, 1, n_cities))[0]
-    applicants = rows[rows_where(applies, 1, n_rows, n_chunks)]
+    applicants = rows[rows_where(applies, APPLIES, n_rows, n_chunks)]
+    changed = np.zeros(len(head_of), np.uint8)  # households whose head's housing changes here
+    for i in rows[rows_where(applies, LEFT, n_rows, n_chunks)]:
+        changed[household[i]] = 1
     # 2. the family each applicant needs housed: its block, plus newborns since the last compaction.
     need = np.zeros(len(applicants), np.int64)
     for a in range(len(applicants)):
@@ -101,9 +109,9 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
             housing[i] = AFFORDABLE
             used[k] += need[a]
             allocated[k] += need[a]
+            changed[household[i]] = 1
     # 4. members living with their head take its (new) housing.
-    for j in prange(n_rows):
-        i = rows[j]
+    for i in household_rows(changed, head_of, household, split_base, block_rows, n):
         share_head_housing(i, head_of[household[i]], alive, with_head, city, housing)
     return used, allocated
 
