@@ -18,7 +18,7 @@ Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
   common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
   noise), at a coarse scale (default 1 agent = 10,000 persons).
 * **Optimiser**: ``scipy.optimize.least_squares`` (trust-region reflective, forward differences with
-  a 5% step in log space: large enough to move whole agents at a coarse scale), stopped after
+  a 15% step in log space, ``DIFF_STEP``: large enough to move whole agents at a coarse scale), stopped after
   ``max_evals`` evaluations of the objective (finite differences included); the best one is kept.
 
 The fitted values go to ``sim/data/calibrated.yaml`` with the method, the objective before and after,
@@ -79,10 +79,16 @@ def calibrated_values(path: Path = CALIBRATED) -> dict[str, float]:
     return {name: float(flat[name]) for name in FITTED if name in flat}
 
 
+def split_values(values: dict[str, float]) -> tuple[dict[str, float], dict[int, float]]:
+    """Fitted parameters as (Behaviour fields, mobility shock factors by year)."""
+    behaviour = {k: v for k, v in values.items() if not k.startswith(SHOCK_PREFIX)}
+    shocks = {int(k[len(SHOCK_PREFIX):]): v for k, v in values.items() if k.startswith(SHOCK_PREFIX)}
+    return behaviour, shocks
+
+
 def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
     """``scenario`` with fitted parameters set: Behaviour fields and ``mobility_shocks.<year>`` factors."""
-    shocks = {int(k[len(SHOCK_PREFIX):]): v for k, v in values.items() if k.startswith(SHOCK_PREFIX)}
-    behaviour = {k: v for k, v in values.items() if not k.startswith(SHOCK_PREFIX)}
+    behaviour, shocks = split_values(values)
     return scenario.model_copy(update={"behaviour": scenario.behaviour.model_copy(update=behaviour),
                                        "mobility_shocks": {**scenario.mobility_shocks, **shocks}})
 
@@ -289,14 +295,14 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
         return [{"year": int(r.year), "metric": r.metric, "official": round(float(r.official), 6),
                  "simulated": round(float(r.simulated), 6)} for r in table.itertuples()]
 
+    behaviour, shocks = split_values(result.values)
     payload = {
-        "behaviour": {k: float(f"{v:.6g}") for k, v in result.values.items() if not k.startswith(SHOCK_PREFIX)},
-        "mobility_shocks": {int(k[len(SHOCK_PREFIX):]): float(f"{v:.6g}") for k, v in result.values.items()
-                            if k.startswith(SHOCK_PREFIX)},
+        "behaviour": {k: float(f"{v:.6g}") for k, v in behaviour.items()},
+        "mobility_shocks": {year: float(f"{v:.6g}") for year, v in shocks.items()},
         "method": {
             "command": "citizensim calibrate",
             "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
-            "optimiser": "scipy.optimize.least_squares (trf, log-parameters, forward differences 5%)",
+            "optimiser": f"scipy.optimize.least_squares (trf, log-parameters, forward differences {DIFF_STEP:.0%})",
             "objective": "sum of squared residuals scaled by 0.1 pp (resident rate), 0.2 pp (hukou rate), "
                          "1% (migrant workers in towns), mean over seeds with common random numbers",
             "fit_years": list(FIT_YEARS),
