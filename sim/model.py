@@ -242,7 +242,7 @@ class CitizenizationModel(mesa.Model):
 
     def _work_move_and_settle(self, flows: np.ndarray, family: np.ndarray, settled: np.ndarray, nc: int) -> np.ndarray:
         """Labour market, moves (leaving home, returns, onward moves), then heads in open and relaxed cities
-        settle (flagged in ``settled``). Returns the rows whose place or role changed."""
+        settle (flagged in ``settled``). Returns the rows whose place, housing or role changed."""
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         pol, geo = self.scenario.policy, self.geo
         ins = pol.insurance
