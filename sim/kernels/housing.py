@@ -20,7 +20,7 @@ from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
 from sim.kernels.select import row_mask, rows_where
-from sim.population import block_end, household_rows
+from sim.population import household_rows
 from sim.rng import uniform
 
 APPLIES, LEFT = 1, 2  # bits of the applicants' mask: applies for a place; the head left its place
@@ -30,18 +30,6 @@ APPLIES, LEFT = 1, 2  # bits of the applicants' mask: applies for a place; the h
 def _lives_with_head(i, h, with_head, city):
     """The head itself, or a member living with it in its city (the family a place houses)."""
     return h == i or (h >= 0 and with_head[i] == 1 and city[i] == city[h])
-
-
-@njit(cache=True)
-def _family_size(h, alive, household, with_head, city, split_base, block_rows):
-    """The head ``h`` and the living members of its block who live with it (newborns since the last
-    compaction are counted separately)."""
-    hh = household[h]
-    size = 1
-    for k in range(h + 1, block_end(h, household, split_base, block_rows)):
-        if household[k] == hh and alive[k] == 1 and with_head[k] == 1 and city[k] == city[h]:
-            size += 1
-    return size
 
 
 @njit(parallel=True, cache=True)
@@ -87,19 +75,16 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     changed = np.zeros(len(head_of), np.uint8)  # households whose head's housing changes here
     for i in rows[rows_where(applies, LEFT, n_rows, n_chunks)]:
         changed[household[i]] = 1
-    # 2. the family each applicant needs housed: its block, plus newborns since the last compaction.
+    # 2. the family each applicant needs housed: the living rows of its household that live with it
+    #    (the head, its block, newborns since the last compaction).
+    applying = np.zeros(len(head_of), np.uint8)
+    for i in applicants:
+        applying[household[i]] = 1
     need = np.zeros(len(applicants), np.int64)
-    for a in range(len(applicants)):
-        need[a] = _family_size(applicants[a], alive, household, with_head, city, split_base, block_rows)
-    if len(applicants) > 0:  # newborns are candidates too (their head rents): the tail of ``rows``
-        for j in range(np.searchsorted(rows, block_rows), n_rows):
-            k = rows[j]
-            h = head_of[household[k]]
-            if h == k or housing[h] != RENTED or not _lives_with_head(k, h, with_head, city):
-                continue
-            a = np.searchsorted(applicants, h)
-            if a < len(applicants) and applicants[a] == h:
-                need[a] += 1
+    for k in household_rows(applying, head_of, household, split_base, block_rows, n):
+        h = head_of[household[k]]
+        if alive[k] == 1 and _lives_with_head(k, h, with_head, city):
+            need[np.searchsorted(applicants, h)] += 1
     # 3. places, serially in row order, while they last.
     allocated = np.zeros(n_cities, np.int64)
     for a in range(len(applicants)):
