@@ -1,9 +1,10 @@
 """Backtest (``citizensim backtest``): the end-2020 state run to end-2024 and compared with the NBS history.
 
-For each year 2021-2024 the table gives, for resident urbanization, hukou urbanization and migrant
-workers living in towns (进城农民工; the model's migrant workers, :func:`sim.synthesis.migrant_worker_mask`),
-the simulated value, the official value and the error (percentage points for the rates, percent for
-migrant workers). 2021-2022 are the calibration years; 2023-2024 are out-of-sample (marked in the
+For each year 2021-2024 the table gives, for resident urbanization, hukou urbanization, migrant
+workers living in towns (进城农民工; the model's migrant workers, :func:`sim.synthesis.migrant_worker_mask`)
+and how much older the migrant workers are than at end-2020 (the survey's average age), the simulated
+value, the official value and the error (percentage points for the rates, percent for migrant workers,
+years for the ageing). 2021-2022 are the calibration years; 2023-2024 are out-of-sample (marked in the
 table). Targets: resident urbanization within 0.3 pp each year, migrant workers within 3%.
 """
 
@@ -23,10 +24,11 @@ import pandas as pd  # noqa: E402
 
 from analysis import outputs  # noqa: E402
 from analysis.calibrate import (  # noqa: E402
+    BASE_YEAR,
     FIT_YEARS,
-    HISTORY_COLUMN,
     METRICS,
     OUT_OF_SAMPLE_YEARS,
+    official_value,
     simulate_years,
 )
 from sim.inputs import load_history  # noqa: E402
@@ -35,22 +37,21 @@ from sim.policy import Scenario  # noqa: E402
 YEARS = (2021, 2022, 2023, 2024)
 TARGET = {"resident_rate": ("pp", 0.3), "migrant_workers": ("%", 3.0)}
 LABEL = {"resident_rate": "resident urbanization (%)", "hukou_rate": "hukou urbanization (%)",
-         "migrant_workers": "migrant workers in towns (万)"}
+         "migrant_workers": "migrant workers in towns (万)",
+         "migrant_ageing": f"migrant workers' ageing since {BASE_YEAR} (years)"}
+UNIT = {"resident_rate": "pp", "hukou_rate": "pp", "migrant_workers": "%", "migrant_ageing": "y"}
 
 
 def backtest_table(simulated: pd.DataFrame, history: pd.DataFrame, years=YEARS) -> pd.DataFrame:
     """Year x metric rows: simulated, official, error, unit, sample ('fit' / 'out-of-sample'), within target."""
     rows = []
     for year in years:
-        h = history.loc[history["year"] == year]
         for metric in METRICS:
             sim = simulated.loc[(simulated["year"] == year) & (simulated["metric"] == metric), "simulated"]
             sim = float(sim.iloc[0]) if len(sim) else math.nan
-            off = float(h.iloc[0][HISTORY_COLUMN[metric]]) if len(h) else math.nan
-            if metric == "migrant_workers":
-                err, unit = 100 * (sim / off - 1), "%"
-            else:
-                err, unit = 100 * (sim - off), "pp"
+            off = official_value(history, year, metric)
+            unit = UNIT[metric]
+            err = {"%": 100 * (sim / off - 1), "pp": 100 * (sim - off), "y": sim - off}[unit]
             target = TARGET.get(metric)
             ok = None if target is None or not math.isfinite(err) else abs(err) <= target[1]
             rows.append({"year": year, "metric": metric, "simulated": sim, "official": off, "error": err,
@@ -62,6 +63,8 @@ def backtest_table(simulated: pd.DataFrame, history: pd.DataFrame, years=YEARS) 
 def _fmt(metric: str, value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
+    if metric == "migrant_ageing":
+        return f"{value:+.2f}"
     return f"{value / 1e4:,.0f}" if metric == "migrant_workers" else f"{100 * value:.2f}"
 
 
@@ -82,43 +85,45 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 def plot_backtest(simulated: pd.DataFrame, history: pd.DataFrame, title: str = ""):
-    """Simulated vs official resident and hukou urbanization and migrant workers in towns, 2016-2024.
+    """Simulated vs official history 2016-2024, one panel per metric of the table.
 
-    One panel per metric; the band around the simulated line is the backtest target (±0.3 pp for the
-    resident rate, ±3% for migrant workers); the out-of-sample years are shaded.
+    The band around the simulated line is the backtest target (±0.3 pp for the resident rate, ±3% for
+    migrant workers); the out-of-sample years are shaded.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), dpi=120)
-    hist = history[history["year"] >= 2016]
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(16, 4.2), dpi=120)
+    years = [int(y) for y in history["year"] if y >= 2016]
     start = int(simulated["year"].min())
-    spec = (("resident_rate", "resident_rate", "tab:blue", 100.0, "% of residents", 0.3, "abs"),
-            ("hukou_rate", "hukou_rate", "tab:orange", 100.0, "% of residents", None, None),
-            ("migrant_workers", "migrant_in_towns", "tab:green", 1e-6, "million persons", 0.03, "rel"))
-    titles = {"resident_rate": "Resident urbanization", "hukou_rate": "Hukou urbanization",
-              "migrant_workers": "Migrant workers living in towns"}
-    for ax, (metric, column, color, k, unit, tol, kind) in zip(axes, spec, strict=True):
+    spec = {"resident_rate": ("tab:blue", 100.0, "% of residents", "Resident urbanization"),
+            "hukou_rate": ("tab:orange", 100.0, "% of residents", "Hukou urbanization"),
+            "migrant_workers": ("tab:green", 1e-6, "million persons", "Migrant workers living in towns"),
+            "migrant_ageing": ("tab:purple", 1.0, f"years older than at end-{BASE_YEAR}",
+                               "Migrant workers' average age")}
+    for ax, metric in zip(axes, METRICS, strict=True):
+        color, k, unit, name = spec[metric]
         s = simulated[simulated["metric"] == metric].sort_values("year")
         y = s["simulated"] * k
         ax.plot(s["year"], y, "-", color=color, lw=2, label="simulated")
-        if tol is not None:
-            half = tol if kind == "abs" else y * tol  # tol: pp of the plotted percentage, or a fraction
+        if metric in TARGET:
+            tol = TARGET[metric][1]
+            half = tol if TARGET[metric][0] == "pp" else y * tol / 100
             ax.fill_between(s["year"], y - half, y + half, color=color, alpha=0.15, linewidth=0,
-                            label=f"target band (±{tol:g} pp)" if kind == "abs" else f"target band (±{tol:.0%})")
-        h = hist.dropna(subset=[column])
-        ax.plot(h["year"], h[column] * k, "o", color="black", ms=5, mfc="none", label="official (NBS / MPS)")
+                            label=f"target band (±{tol:g} {TARGET[metric][0]})")
+        off = pd.Series([official_value(history, yr, metric) for yr in years], index=years).dropna() * k
+        ax.plot(off.index, off.to_numpy(), "o", color="black", ms=5, mfc="none", label="official (NBS / MPS)")
         ax.axvspan(min(OUT_OF_SAMPLE_YEARS) - 0.5, max(OUT_OF_SAMPLE_YEARS) + 0.5, color="grey", alpha=0.12,
                    label="out-of-sample")
         ax.axvline(start, color="grey", lw=0.8, ls=":")  # the synthesized start state (end-2020)
-        ax.set_title(titles[metric], fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_ylabel(unit)
         ax.set_xlabel("year end")
-        ax.set_xticks(range(int(hist["year"].min()), max(OUT_OF_SAMPLE_YEARS) + 1))
+        ax.set_xticks(range(min(years), max(OUT_OF_SAMPLE_YEARS) + 1))
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(title or "Backtest from the end-2020 state: simulated vs official", fontsize=11)
-    fig.text(0.01, 0.01, "Official: NBS communiqués, MPS (hukou), NBS migrant-worker monitoring survey, migrant "
-             "workers living in towns (sim/data/national_history.csv). Fit years: "
-             + ", ".join(map(str, FIT_YEARS)) + "; shaded: out-of-sample.", fontsize=6, color="grey")
+    fig.text(0.01, 0.01, "Official: NBS communiqués, MPS (hukou), NBS migrant-worker monitoring survey (migrant "
+             "workers living in towns, average age; sim/data/national_history.csv, migrant_profile.csv). Fit "
+             "years: " + ", ".join(map(str, FIT_YEARS)) + "; shaded: out-of-sample.", fontsize=6, color="grey")
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     return fig
 

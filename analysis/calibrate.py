@@ -4,18 +4,20 @@ Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
 
 * **Start**: the backtest scenario (``scenarios/backtest-2020.yaml``): the end-2020 state synthesized from
   the 2020 census and the NBS year-end figures, stepped month by month under the pre-2024 settlement rules.
-* **Targets** (``sim/data/national_history.csv``), fitting years 2021-2022 only: resident urbanization
-  (2021, 2022), hukou urbanization (2021; 2022 is not published in the file) and migrant workers living in
+* **Targets** (:func:`sim.inputs.load_history`), fitting years 2021-2022 only: resident urbanization
+  (2021, 2022), hukou urbanization (2021; 2022 is not published in the file), migrant workers living in
   towns (进城农民工, 2021, 2022), compared with the model's migrant workers
-  (:func:`sim.synthesis.migrant_worker_mask`). 2023 and 2024 are out-of-sample: :func:`fit_targets`
-  refuses them, so they can never enter the objective.
+  (:func:`sim.synthesis.migrant_worker_mask`), and how much older the migrant workers are than at the start
+  (the survey's average age less its end-2020 value, 2021 and 2022; the model's migrant workers are 16-59
+  and in towns, so their level differs, but a flood of young leavers would show as ageing too slowly).
+  2023 and 2024 are out-of-sample: :func:`fit_targets` refuses them, so they can never enter the objective.
 * **Parameters** (``FITTED``): the monthly hazards of leaving home (rural heads with their family, adult
   children on their own), the return hazard, the settlement take-up, the reclassification rate of rural
   areas and the 2022 mobility shock (the COVID-19 movement restrictions, a multiplier on the hazards of
   leaving home and of onward moves in 2022 only), searched in log space within bounds.
 * **Objective**: residuals scaled by the tolerance we aim at (``SCALE``: 0.1 pp of resident
-  urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers), averaged over a few seeds with
-  common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
+  urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers, 0.5 years of ageing), averaged over a
+  few seeds with common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
   noise), at a coarse scale (default 1 agent = 10,000 persons).
 * **Optimiser**: ``scipy.optimize.least_squares`` (trust-region reflective, forward differences with
   a 15% step in log space, ``DIFF_STEP``: large enough to move whole agents at a coarse scale), stopped after
@@ -46,11 +48,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BACKTEST_SCENARIO = ROOT / "scenarios" / "backtest-2020.yaml"
 FIT_YEARS = (2021, 2022)
 OUT_OF_SAMPLE_YEARS = (2023, 2024)
-METRICS = ("resident_rate", "hukou_rate", "migrant_workers")
-#: model metric -> column of national_history.csv it is compared with
-HISTORY_COLUMN = {"resident_rate": "resident_rate", "hukou_rate": "hukou_rate", "migrant_workers": "migrant_in_towns"}
-#: residual scale: absolute for rates, relative for migrant workers
-SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01}
+#: the year whose end is the backtest's start state (ageing is measured from it)
+BASE_YEAR = 2020
+METRICS = ("resident_rate", "hukou_rate", "migrant_workers", "migrant_ageing")
+#: model metric -> column of :func:`sim.inputs.load_history` it is compared with (ageing: the change since
+#: ``BASE_YEAR`` of the average age)
+HISTORY_COLUMN = {"resident_rate": "resident_rate", "hukou_rate": "hukou_rate", "migrant_workers": "migrant_in_towns",
+                  "migrant_ageing": "migrant_avg_age"}
+#: residual scale: absolute for rates and ageing (years), relative for migrant workers
+SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01, "migrant_ageing": 0.5}
 #: forward-difference step in log space: wide enough to span many whole agents at a coarse scale, so
 #: that the Jacobian sees the trend rather than the graininess of a finite population
 DIFF_STEP = 0.15
@@ -101,35 +107,42 @@ def fit_targets(history: pd.DataFrame, years: Sequence[int] = FIT_YEARS) -> pd.D
     bad = sorted(set(years) & set(OUT_OF_SAMPLE_YEARS))
     if bad:
         raise ValueError(f"years {bad} are out-of-sample and cannot be used for calibration")
-    rows = []
-    for year in years:
-        row = history.loc[history["year"] == year]
-        if row.empty:
-            continue
-        for metric in METRICS:
-            value = float(row.iloc[0][HISTORY_COLUMN[metric]])
-            if math.isfinite(value):
-                rows.append({"year": int(year), "metric": metric, "official": value})
-    out = pd.DataFrame(rows)
+    rows = [{"year": int(year), "metric": metric, "official": official_value(history, year, metric)}
+            for year in years for metric in METRICS]
+    out = pd.DataFrame(rows).dropna(subset=["official"]).reset_index(drop=True)
     assert not out["year"].isin(OUT_OF_SAMPLE_YEARS).any()
     return out
 
 
+def official_value(history: pd.DataFrame, year: int, metric: str) -> float:
+    """The published value of ``metric`` at the end of ``year`` (NaN where unpublished); for ``migrant_ageing``
+    the average age then less that at the end of ``BASE_YEAR``."""
+    def at(y: int) -> float:
+        row = history.loc[history["year"] == y, HISTORY_COLUMN[metric]]
+        return float(row.iloc[0]) if len(row) else math.nan
+
+    return at(year) - at(BASE_YEAR) if metric == "migrant_ageing" else at(year)
+
+
 def year_end_metrics(model) -> dict[str, float]:
-    """National resident and hukou urbanization and migrant workers (persons) of the model now."""
+    """National resident and hukou urbanization, migrant workers (persons) and their mean age (years, as
+    ``migrant_ageing``: :func:`simulate_years` turns it into the change since the start) of the model now."""
     from sim.synthesis import migrant_worker_mask
 
     residents = model.national("residents")
+    workers = migrant_worker_mask(model.people)
     return {
         "resident_rate": model.national("urban_residents") / residents,
         "hukou_rate": model.national("urban_hukou") / residents,
-        "migrant_workers": float(migrant_worker_mask(model.people).sum()) * model.scale,
+        "migrant_workers": float(workers.sum()) * model.scale,
+        "migrant_ageing": float(model.people.view()["age"][workers].mean()),
     }
 
 
 def simulate_years(scenario: Scenario, years: Sequence[int],
                    on_month: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Run ``scenario`` to the end of the last of ``years`` and return the year-end metrics (long table)."""
+    """Run ``scenario`` to the end of the last of ``years`` and return the year-end metrics (long table; the
+    ageing relative to the start state)."""
     from sim.model import CitizenizationModel
 
     last = max(years)
@@ -145,7 +158,10 @@ def simulate_years(scenario: Scenario, years: Sequence[int],
         if model.steps % 12 == 0:
             year = scenario.start_year + model.steps // 12 - 1
             rows += [{"year": year, "metric": k, "simulated": v} for k, v in year_end_metrics(model).items()]
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    ageing = out["metric"] == "migrant_ageing"
+    out.loc[ageing, "simulated"] -= out.loc[ageing, "simulated"].iloc[0]
+    return out
 
 
 def _simulate_task(args) -> pd.DataFrame:
@@ -304,7 +320,8 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
             "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
             "optimiser": f"scipy.optimize.least_squares (trf, log-parameters, forward differences {DIFF_STEP:.0%})",
             "objective": "sum of squared residuals scaled by 0.1 pp (resident rate), 0.2 pp (hukou rate), "
-                         "1% (migrant workers in towns), mean over seeds with common random numbers",
+                         "1% (migrant workers in towns), 0.5 years (migrant workers' ageing since end-2020), "
+                         "mean over seeds with common random numbers",
             "fit_years": list(FIT_YEARS),
             "out_of_sample_years": list(OUT_OF_SAMPLE_YEARS),
             "scale": result.scale,

@@ -31,7 +31,8 @@ def calibrate(
 ) -> None:
     """Fit the behavioural parameters to NBS history 2021-2022 from the end-2020 state.
 
-    Resident urbanization 2021-2022, hukou urbanization 2021 and migrant workers in towns 2021-2022;
+    Resident urbanization 2021-2022, hukou urbanization 2021, migrant workers in towns 2021-2022 and their
+    ageing since 2020;
     2023-2024 are out-of-sample and never fitted. The search starts from the current calibrated values
     (a refit after a model change), or with --from-defaults from the code defaults. Writes
     sim/data/calibrated.yaml, the default behaviour of every scenario.

@@ -43,5 +43,10 @@ class Demography:
 
 
 def load_history(data_dir: Path | None = None) -> pd.DataFrame:
-    """National yearly history (NBS): population, resident and hukou urbanization, migrant workers."""
-    return pd.read_csv(Path(data_dir or DATA_DIR) / "national_history.csv").sort_values("year")
+    """National yearly history (NBS): population, resident and hukou urbanization, migrant workers, and the
+    migrant workers' average age (``migrant_avg_age``, from ``migrant_profile.csv``; empty where unpublished)."""
+    d = Path(data_dir or DATA_DIR)
+    history = pd.read_csv(d / "national_history.csv")
+    profile = pd.read_csv(d / "migrant_profile.csv")
+    age = profile.loc[profile["item"] == "avg_age", ["year", "value"]].rename(columns={"value": "migrant_avg_age"})
+    return history.merge(age, on="year", how="left").sort_values("year", ignore_index=True)

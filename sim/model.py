@@ -268,6 +268,8 @@ class CitizenizationModel(mesa.Model):
         prm[migration.P_GIG_COVER] = ins.gig_injury_cover
         prm[migration.P_GIG_INJURY] = b.gig_injury_return
         prm[migration.P_LEAVE_HOME] = b.leave_home_hazard
+        prm[migration.P_LEAVE_PEAK_AGE] = b.leave_home_peak_age
+        prm[migration.P_LEAVE_AGE_DECAY] = b.leave_home_age_decay
         shock = self.scenario.mobility_factor(self.year)
         for k in (migration.P_MIGRATE, migration.P_LEAVE_HOME, migration.P_ONWARD):
             prm[k] *= shock

@@ -350,7 +350,16 @@ class Behaviour(Strict):
     )
     leave_home_hazard: float = Field(
         0.004, ge=0, le=1, description="Monthly probability that a rural working-age adult child living at home "
-        "leaves on its own for a town or city (and heads a household of its own)."
+        "leaves on its own for a town or city (and heads a household of its own), at ages up to "
+        "`leave_home_peak_age`."
+    )
+    leave_home_peak_age: int = Field(
+        24, ge=16, le=59, description="Last age at which an adult child at home leaves with the full "
+        "`leave_home_hazard`; older ones leave at a rate decaying with `leave_home_age_decay`."
+    )
+    leave_home_age_decay: float = Field(
+        5.0, gt=0, le=1000, description="Years over which the leave-home hazard falls by a factor e past "
+        "`leave_home_peak_age`: most young people who leave the countryside do so soon after school."
     )
     return_hazard: float = Field(
         0.004, ge=0, le=1, description="Monthly probability that an employed migrant returns to the rural home."

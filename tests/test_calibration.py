@@ -47,7 +47,10 @@ def test_out_of_sample_years_are_never_fitted():
             fit_targets(history, years)
     # the published 2023 hukou rate exists in the data but must not be a target
     assert np.isfinite(history.loc[history["year"] == 2023, "hukou_rate"]).all()
-    assert len(targets) == 5  # resident 2021-22, hukou 2021 (2022 unpublished), migrant workers 2021-22
+    # resident 2021-22, hukou 2021 (2022 unpublished), migrant workers 2021-22, their ageing 2021-22
+    assert len(targets) == 7
+    ageing = targets[targets["metric"] == "migrant_ageing"].set_index("year")["official"]
+    assert ageing.to_dict() == pytest.approx({2021: 41.7 - 41.4, 2022: 42.3 - 41.4})
 
 
 def test_calibrated_parameters_fit_better_than_defaults():
@@ -98,7 +101,10 @@ def test_backtest_command_writes_table_and_figure(tmp_path):
     assert sorted(table["year"].unique()) == [2021, 2022, 2023, 2024]
     assert set(table.loc[table["year"].isin(OUT_OF_SAMPLE_YEARS), "sample"]) == {"out-of-sample"}
     assert set(table.loc[table["year"].isin(FIT_YEARS), "sample"]) == {"fit"}
-    assert set(table["metric"]) == {"resident_rate", "hukou_rate", "migrant_workers"}
+    assert set(table["metric"]) == {"resident_rate", "hukou_rate", "migrant_workers", "migrant_ageing"}
+    ageing = table[table["metric"] == "migrant_ageing"].set_index("year")
+    assert ageing.loc[2024, "official"] == pytest.approx(43.2 - 41.4)
+    assert ageing["simulated"].between(-5, 5).all()  # years since end-2020, not an age
     assert (out / "backtest.png").stat().st_size > 10_000
     assert (out / "backtest.md").read_text().count("\n") >= 6
     res = table[table["metric"] == "resident_rate"]

@@ -4,10 +4,11 @@ and the row selection they run on."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.kernels import CHUNK, n_chunks
+from sim.kernels import CHUNK, migration, n_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, allocate_affordable
 from sim.kernels.select import row_mask, rows_where
 from sim.population import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
@@ -73,6 +74,33 @@ def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
         p.split_base, p.block_rows, p.n, 1)
     assert list(v["housing"]) == [RENTED, RENTED, AFFORDABLE]
     assert used[0] == 1 and allocated[0] == 1
+
+
+def test_an_affordable_place_houses_only_the_living_members_of_the_family():
+    """Head, spouse and two babies born since the last compaction, one of whom died: three places are
+    enough for the family (a dead newborn needs no place)."""
+    p = _people([[(ROLE_HEAD, 30), (ROLE_SPOUSE, 28), (ROLE_CHILD, 0), (ROLE_CHILD, 0)]])
+    p.block_rows = 2  # rows 2 and 3 are newborns since the last compaction
+    v = p.view()
+    v["alive"][3] = 0
+    v["urban"][:] = 1
+    v["months_in_city"][:] = 60
+    v["insured_months"][:] = 60
+    v["housing"][:] = RENTED
+    used, allocated = allocate_affordable(
+        stream_key(1, 1, 15), np.arange(p.n), v["alive"], v["household"], p.head_of, v["hukou_urban"], v["urban"],
+        v["city"], v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([3.0]), 0, 0,
+        1.0, 0.0, p.split_base, p.block_rows, p.n, 1)
+    assert allocated[0] == 3 and used[0] == 3
+    assert list(v["housing"][:3]) == [AFFORDABLE] * 3
+
+
+def test_leaving_home_gets_rarer_past_the_peak_age():
+    prm = np.zeros(migration.N_PARAMS)
+    prm[migration.P_LEAVE_HOME], prm[migration.P_LEAVE_PEAK_AGE], prm[migration.P_LEAVE_AGE_DECAY] = 0.01, 24, 5
+    assert migration.leave_home_hazard(16, prm) == migration.leave_home_hazard(24, prm) == 0.01
+    assert migration.leave_home_hazard(29, prm) == pytest.approx(0.01 / np.e)
+    assert migration.leave_home_hazard(34, prm) == pytest.approx(0.01 / np.e**2)
 
 
 def test_points_quota_is_charged_for_the_members_who_settle():

@@ -38,8 +38,8 @@ ROLE_HEAD, ROLE_CHILD = 0, 2  # sim.population role codes
 # Indices into the float parameter vector ``prm`` of :func:`migrate` (built by sim.model).
 (P_MIGRATE, P_RETURN, P_RETURN_UNEMPLOYED, P_RETURN_AGE50, P_ONWARD, P_SKILL_FIND, P_PORTABILITY,
  P_COVERAGE, P_SERVICES_RETENTION, P_SKILL_RETURN, P_AFFORDABLE_RETURN, P_RENEWAL_RETENTION, P_GIG_SHARE,
- P_GIG_COVER, P_GIG_INJURY, P_LEAVE_HOME) = range(16)
-N_PARAMS = 16
+ P_GIG_COVER, P_GIG_INJURY, P_LEAVE_HOME, P_LEAVE_PEAK_AGE, P_LEAVE_AGE_DECAY) = range(18)
+N_PARAMS = 18
 
 
 @njit(inline="always", cache=True)
@@ -128,6 +128,16 @@ def is_gig_worker(static_key, i, household, role, employed, gig_share):
 
 
 @njit(inline="always", cache=True)
+def leave_home_hazard(age, prm):
+    """Monthly hazard that an adult child at home of ``age`` leaves: full up to the peak age, then
+    falling by a factor e every ``P_LEAVE_AGE_DECAY`` years (the stayers past their twenties mostly stay)."""
+    past = age - prm[P_LEAVE_PEAK_AGE]
+    if past <= 0.0:
+        return prm[P_LEAVE_HOME]
+    return prm[P_LEAVE_HOME] * np.exp(-past / prm[P_LEAVE_AGE_DECAY])
+
+
+@njit(inline="always", cache=True)
 def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive, age, role, hukou_urban, household,
                 origin_city, city, urban, skill, employed, months_in_city, permit, housing, insured_months, find_prob,
                 province, metro, amenity, service_months, service_weights, prm):
@@ -144,7 +154,7 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
     if role[i] != ROLE_HEAD:
         if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > WORK_AGE_MAX:
             return False
-        if uniform(key, i, 0) < prm[P_LEAVE_HOME]:
+        if uniform(key, i, 0) < leave_home_hazard(age[i], prm):
             _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role, origin_city, city,
                         urban, employed, skill, months_in_city, permit, housing, insured_months, find_prob, province,
                         metro, prm)
