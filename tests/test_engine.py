@@ -147,8 +147,10 @@ def _snapshot(model: CitizenizationModel) -> dict[str, np.ndarray]:
 
 def test_adult_children_who_leave_home_head_households_of_their_own(small_scenario):
     """A leaver was a rural adult child at home; it now heads a one-person household in a town or city,
-    every other household keeps its head, and the leavers are counted as arrivals."""
-    model = CitizenizationModel(small_scenario.model_copy(update={"months": 3}))
+    every other household keeps its head, and the leavers are counted as arrivals. (A hazard well above
+    the calibrated one, so that every month of a small population has leavers.)"""
+    b = small_scenario.behaviour.model_copy(update={"leave_home_hazard": 0.05})
+    model = CitizenizationModel(small_scenario.model_copy(update={"behaviour": b, "months": 3}))
     for _ in range(3):
         before = _snapshot(model)
         n_households = len(model.people.head_of)
