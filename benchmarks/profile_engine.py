@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m benchmarks.profile_engine --scale 100 --steps 13 --threads 2
+    python -m benchmarks.profile_engine --scale 100 --month 13   # January alone (its compaction)
 
 After a JIT warm-up on a tiny model, every numba kernel that the model calls from Python (the
 dispatchers in ``sim.kernels.*``, ``sim.population`` and ``sim.model``), the destination-choice
@@ -88,7 +89,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--month", type=int, default=None,
+                    help="profile only this month (1 = the first; 12 = December's points round, 13 = January's "
+                         "compaction), stepping the months before it untimed")
     args = ap.parse_args(argv)
+    if args.month is not None:
+        if args.month < 1:
+            ap.error("--month: expected 1 or more")
+        args.steps = args.month
 
     import mesa
     import numba
@@ -105,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     mesa.DataCollector.collect = timer.wrap("DataCollector.collect", collect)
     try:
         model = CitizenizationModel(SCENARIO, scale=args.scale, months=args.steps, seed=args.seed)
+        for _ in range(args.steps - 1 if args.month else 0):
+            model.step()
+        timed = 1 if args.month else args.steps
         agents = model.people.n_alive
         timer.total.clear()
         timer.calls.clear()
@@ -115,15 +126,16 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         mesa.DataCollector.collect = collect
 
-    print(f"engine profile: scale 1:{args.scale} ({agents:,} agents), {args.steps} months, "
+    which = f"month {args.month} alone" if args.month else f"{args.steps} months"
+    print(f"engine profile: scale 1:{args.scale} ({agents:,} agents), {which}, "
           f"{numba.get_num_threads()} thread(s); {wall:.2f} s stepping, "
-          f"{agents * args.steps / wall / 1e6:.1f}M agent-steps/s overall\n")
+          f"{agents * timed / wall / 1e6:.1f}M agent-steps/s overall\n")
     print("| where | calls | s total | ms per month | share |")
     print("|---|---:|---:|---:|---:|")
     for name, t in sorted(timer.total.items(), key=lambda kv: -kv[1]):
-        print(f"| {name} | {timer.calls[name]} | {t:.3f} | {1000 * t / args.steps:.1f} | {t / wall:.1%} |")
+        print(f"| {name} | {timer.calls[name]} | {t:.3f} | {1000 * t / timed:.1f} | {t / wall:.1%} |")
     unaccounted = wall - sum(timer.total.values())
-    print(f"| (outside the wrapped calls) | | {unaccounted:.3f} | {1000 * unaccounted / args.steps:.1f} "
+    print(f"| (outside the wrapped calls) | | {unaccounted:.3f} | {1000 * unaccounted / timed:.1f} "
           f"| {unaccounted / wall:.1%} |")
     sys.stdout.flush()
 

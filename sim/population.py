@@ -110,12 +110,28 @@ class People:
                                      self.columns["alive"], self.block_rows, self.n)
         n = self.n
         cols = self.columns
-        source, head_of = _compaction_order(cols["household"], cols["alive"], self.head_of, n, len(self.head_of))
-        for name, arr in cols.items():  # as unsigned integers of the same width: three compiled kernels in all
-            reordered = np.zeros(len(arr), arr.dtype)  # calloc: pages past the living rows stay untouched
-            _gather(arr[:n].view(f"u{arr.itemsize}"), source, reordered.view(f"u{arr.itemsize}"))
-            cols[name] = reordered
-        self.n = len(source)
+        source, head_of, ends = _compaction_order(cols["household"], cols["alive"], self.head_of, n,
+                                                  len(self.head_of))
+        m = len(source)
+        # The sort key needs no gather: its new values are the ids in order, written over the old ones.
+        _fill_households(cols["household"], ends)
+        cols["household"][m:n] = 0
+        # The other columns one width at a time: the first is gathered into a fresh array, each next one into
+        # the array of the column before it (its pages are already mapped: a fresh array page-faults its way
+        # in, which costs more than the gather itself). The memory peak stays one column above the rest.
+        others = [name for name in cols if name != "household"]
+        for width in sorted({cols[name].itemsize for name in others}):
+            spare = None
+            for name in [name for name in others if cols[name].itemsize == width]:
+                arr = cols[name]
+                if spare is None:
+                    spare = np.zeros(len(arr), arr.dtype)  # calloc: pages past the living rows stay untouched
+                else:
+                    spare = spare.view(arr.dtype)
+                    spare[m:n] = 0  # rows past the living ones read as zero, as in a fresh array
+                _gather(arr[:n].view(f"u{width}"), source, spare.view(f"u{width}"))  # two compiled kernels
+                cols[name], spare = spare, arr
+        self.n = m
         self.head_of = head_of
         self.split_base = len(head_of)
         self.block_rows = self.n
@@ -184,9 +200,10 @@ def _head_households_without_one(head_of, household, role, alive, block_rows, n)
 
 @njit(cache=True)
 def _compaction_order(household, alive, head_of, n, n_households):
-    """Source row of each output row (living rows grouped by household id, head first, stable), and the
+    """Source row of each output row (living rows grouped by household id, head first, stable), the
     households' heads after the reordering (the first row of each block, -1 for households that died
-    out; ids up to the largest with a living row, as :meth:`People.rebuild_heads` would find them).
+    out; ids up to the largest with a living row, as :meth:`People.rebuild_heads` would find them), and
+    one past the last output row of every household id.
 
     32-bit rows and offsets: this is the year's memory peak (the person columns, ``source`` and one
     column's reordered copy), and rows are counted in int32 everywhere (``head_of``).
@@ -212,7 +229,17 @@ def _compaction_order(household, alive, head_of, n, n_households):
         if alive[i] and head_of[h] != i:
             source[start[h]] = i
             start[h] += 1
-    return source, new_head[:last + 1].copy()
+    return source, new_head[:last + 1].copy(), start[:n_households]
+
+
+@njit(parallel=True, cache=True)
+def _fill_households(household, ends):
+    """``household[ends[h - 1]:ends[h]] = h`` for every id ``h`` (``ends[-1]`` read as 0): the sorted ids
+    after the compaction, from one past the last output row of each household."""
+    for h in prange(len(ends)):
+        first = ends[h - 1] if h > 0 else 0
+        for k in range(first, ends[h]):
+            household[k] = h
 
 
 @njit(parallel=True, cache=True)
