@@ -44,8 +44,18 @@ def test_compaction_drops_the_dead_and_keeps_households_contiguous(small_scenari
         model.step()
     people = model.people
     assert (people.view()["alive"] == 0).any()  # deaths and births during the year
+    assert people.block_rows < people.n and people.split_base < len(people.head_of)  # newborns, leavers
+    before = {name: col.copy() for name, col in people.view().items()}
+    n_before = people.n
+    # the expected order: living rows by household id, the head first, then in row order
+    rows = np.flatnonzero(before["alive"] == 1)
+    not_head = people.head_of[before["household"][rows]] != rows
+    expected = rows[np.lexsort((rows, not_head, before["household"][rows]))]
     people.compact()
     v = people.view()
+    for name, col in v.items():
+        assert (col == before[name][expected]).all(), name
+        assert (people.columns[name][people.n:n_before] == 0).all(), name  # the rows let go read as zero
     assert (v["alive"] == 1).all()
     household = v["household"]
     assert (np.diff(household) >= 0).all()  # one contiguous block per household
