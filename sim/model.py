@@ -115,8 +115,7 @@ class CitizenizationModel(mesa.Model):
         n_cities = self.geo.n_cities
         flows = np.zeros((len(FLOWS), n_cities), np.int64)
         st = self.city_state
-        if self.month_of_year == 1 and self.steps > 1:
-            self._new_year(flows)
+        headed = self._new_year(flows) if self.month_of_year == 1 and self.steps > 1 else None
         st.deliver_capacity(self.steps)
         family = np.zeros(len(p.head_of), np.uint8)  # households with a child of school age (choice type)
         flows[FLOWS.index("deaths")], mothers = demography.deaths_mothers_and_families(
@@ -124,6 +123,8 @@ class CitizenizationModel(mesa.Model):
             cols["role"], cols["household"], self._death_prob, self.demography.birth_prob, services.SCHOOL_AGE_MIN,
             services.SCHOOL_AGE_MAX, family, p.n, n_chunks(p.n), n_cities)
         promoted = p.promote_heads(family, services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX)
+        if headed is not None:  # households headed anew at the compaction: their members follow, too
+            promoted |= headed
         first_newborn = p.n
         self._births(flows, mothers)
         cols = p.columns
@@ -167,10 +168,12 @@ class CitizenizationModel(mesa.Model):
                                         cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"],
                                         cols["school"], cols["housing"], p.n)
 
-    def _new_year(self, flows: np.ndarray) -> None:
+    def _new_year(self, flows: np.ndarray) -> np.ndarray:
+        """Ageing, compaction and the cities' new year. Returns the flags of the households the compaction
+        gave a head (:meth:`sim.population.People.compact`)."""
         cols, p = self.people.columns, self.people
         demography.age_one_year(cols["alive"], cols["age"], p.n)
-        p.compact()
+        headed = p.compact()
         self._find_quiet_tiles()  # the rows moved
         last = self.records[-1][0]
         urban = last[tally.URBAN]
@@ -179,6 +182,7 @@ class CitizenizationModel(mesa.Model):
         flows[FLOWS.index("fiscal_rewards")] = self.city_state.new_year_levers(
             self.scenario.policy, self.steps, urban.astype(np.float64), movers(last).astype(np.float64),
             self._seat_demand.astype(np.float64))
+        return headed
 
     def _accompanying_children(self) -> np.ndarray:
         """Migrant children living with their head by seat level (compulsory 6-15, preschool 3-5) per city."""
@@ -312,7 +316,7 @@ class CitizenizationModel(mesa.Model):
         """Members follow their head, and this month's leavers get households of their own (then settle in
         open and relaxed cities like the heads). Returns the settled-household flags."""
         p, cols = self.people, self.people.columns
-        everyone = self.steps == 1 or self.month_of_year == 1
+        everyone = self.steps == 1
         leavers = passes.follow_and_find_leavers(
             changed, promoted, everyone, first_newborn, p.head_of, cols["household"], cols["with_head"],
             cols["alive"], cols["role"], cols["city"], cols["urban"], cols["months_in_city"], cols["permit"],

@@ -96,8 +96,9 @@ class People:
             grown[: self.n] = arr[: self.n]
             self.columns[name] = grown
 
-    def compact(self) -> None:
-        """Drop dead rows and restore contiguous households (head first), keeping capacity.
+    def compact(self) -> np.ndarray:
+        """Drop dead rows and restore contiguous households (head first), keeping capacity. Returns a flag per
+        household id (ids are kept): 1 where a newborn became head because the household's block died out.
 
         A stable counting sort by household id: rows are already grouped except newborns appended
         since the last compaction, which join the end of their household's block. O(n), and the
@@ -106,8 +107,9 @@ class People:
         """
         # Heads are alive (promoted each month); a household whose block died out gets its first living
         # row among the newborns since, as rebuild_heads would choose: each block then starts with its head.
+        headed = np.zeros(len(self.head_of), np.uint8)
         _head_households_without_one(self.head_of, self.columns["household"], self.columns["role"],
-                                     self.columns["alive"], self.block_rows, self.n)
+                                     self.columns["alive"], self.block_rows, self.n, headed)
         n = self.n
         cols = self.columns
         source, head_of, ends = _compaction_order(cols["household"], cols["alive"], self.head_of, n,
@@ -135,6 +137,7 @@ class People:
         self.head_of = head_of
         self.split_base = len(head_of)
         self.block_rows = self.n
+        return headed[:len(head_of)]
 
     def promote_heads(self, family: np.ndarray, family_age_min: int, family_age_max: int) -> np.ndarray:
         """Give households whose head died a new head (the next living member of the block). A child of
@@ -188,14 +191,15 @@ def _rebuild_heads(household, role, alive, n, n_households):
 
 
 @njit(cache=True)
-def _head_households_without_one(head_of, household, role, alive, block_rows, n):
+def _head_households_without_one(head_of, household, role, alive, block_rows, n, headed):
     """The first living row of each household without a head (its block died out; the row is a newborn
-    since the last compaction) becomes its head."""
+    since the last compaction) becomes its head (flagged in ``headed``)."""
     for i in range(block_rows, n):
         h = household[i]
         if alive[i] and head_of[h] < 0:
             head_of[h] = i
             role[i] = 0
+            headed[h] = 1
 
 
 @njit(cache=True)

@@ -58,6 +58,24 @@ def test_promotion_skips_rows_split_off_since_the_last_compaction():
     assert p.head_of[0] == 2 and p.head_of[1] == 1
 
 
+def test_compaction_heads_a_household_whose_block_died_out_with_its_first_newborn():
+    """Household 0's block died during the year, leaving two babies born since (rows 3 and 4, in
+    different cities); the compaction makes the first one head and flags the household, so that January's
+    sparse following visits it (sim.kernels.passes.follow_and_find_leavers)."""
+    p = _people([[(ROLE_HEAD, 30), (ROLE_SPOUSE, 29)], [(ROLE_HEAD, 50)], [(ROLE_CHILD, 0), (ROLE_CHILD, 0)]])
+    v = p.view()
+    v["household"][3:] = 0
+    p.head_of = p.head_of[:2].copy()
+    p.block_rows = 3
+    v["alive"][:2] = 0
+    p.head_of[0] = -1  # as promote_heads leaves a household with no living row in its block
+    v["city"][3:] = [7, 8]
+    headed = p.compact()
+    assert list(headed) == [1, 0]
+    assert list(p.head_of) == [0, 2] and list(p.view()["city"]) == [7, 8, 0]
+    assert p.view()["role"][0] == ROLE_HEAD
+
+
 def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
     """With certain turnover and certain application, the tenant family leaves and stays out this month,
     while an eligible renting family gets the place."""

@@ -100,8 +100,7 @@ def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of,
     head died and a member elsewhere took over (``promoted``), or it was born this month (rows from
     ``first_newborn``, born in the mother's place with no housing of its own). So only those households
     and the newborns are visited (a few per cent of the rows, serially); ``everyone`` visits every row (in
-    parallel: the first month, and January, whose compaction may give a household without a head a new
-    one).
+    parallel: the first month). A household that January's compaction gives a head counts as ``promoted``.
     """
     if everyone:
         _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n)
