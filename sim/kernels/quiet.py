@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from sim.kernels import CHUNK
 from sim.kernels.migration import AFFORDABLE, RENTED
-from sim.kernels.services import SCHOOL_AGE_MAX, SCHOOL_AGE_MIN, SCHOOL_HOME, SCHOOL_NONE
+from sim.kernels.services import home_school_status
 from sim.population import ROLE_HEAD
 
 TILE = 64
@@ -53,8 +53,9 @@ def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, 
     """Flag per whole tile of the first ``n`` rows: 1 where every living row belongs to a household whose
     living rows are all settled urban residents (see the module docstring).
 
-    The children of those households get the school status of their age here (at home from 3 to 15, else
-    none): what the next services pass would write, as nothing before it reads or changes it.
+    The children of those households get the school status of their age here
+    (:func:`sim.kernels.services.home_school_status`): what the next services pass would write, as nothing
+    before it reads or changes it.
     """
     busy = np.zeros(len(head_of), np.uint8)  # households with a living row that is not settled
     for i in prange(n):
@@ -63,7 +64,7 @@ def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, 
             busy[household[i]] = 1  # threads may set a flag at once, but only ever to 1
     for i in prange(n):
         if alive[i] == 1 and busy[household[i]] == 0:
-            school[i] = SCHOOL_HOME if SCHOOL_AGE_MIN <= age[i] <= SCHOOL_AGE_MAX else SCHOOL_NONE
+            school[i] = home_school_status(age[i])
     n_tiles = n // TILE
     quiet = np.zeros(n_tiles, np.uint8)
     for t in prange(n_tiles):

@@ -70,14 +70,19 @@ def services_row(key, i, alive, age, role, household, head_of, hukou_urban, urba
     if may_rejoin and h >= 0 and not away:
         with_head[i] = 1  # the family is together again (e.g. the head came home)
         housing[i] = housing[h]
-    if not school_age:
-        school[i] = SCHOOL_NONE
-    elif away:
+    if school_age and away:
         school[i] = SCHOOL_LEFT_BEHIND
-    elif not migrant:
-        school[i] = SCHOOL_HOME
+    elif not (school_age and migrant):
+        school[i] = home_school_status(a)
     elif school[i] != SCHOOL_PUBLIC and school[i] != SCHOOL_PRIVATE:
         school[i] = SCHOOL_NONE  # accompanying, not yet placed: allocate_school_seats decides
+
+
+@njit(inline="always", cache=True)
+def home_school_status(age_i):
+    """School status of a child who is not a migrant and lives with its head (and of anyone out of school
+    age): at school where the hukou is from 3 to 15, else none."""
+    return SCHOOL_HOME if SCHOOL_AGE_MIN <= age_i <= SCHOOL_AGE_MAX else SCHOOL_NONE
 
 
 @njit(inline="always", cache=True)
