@@ -8,7 +8,7 @@ Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
   (2021, 2022), hukou urbanization (2021; 2022 is not published in the file), migrant workers living in
   towns (进城农民工, 2021, 2022), compared with the model's migrant workers
   (:func:`sim.synthesis.migrant_worker_mask`), and how much older the migrant workers are than at the start
-  (the survey's average age less its end-2020 value, 2021 and 2022; the model's migrant workers are 16-59
+  (the survey's average age less its end-2020 value, 2021 and 2022; the model's migrant workers are 16-64
   and in towns, so their level differs, but a flood of young leavers would show as ageing too slowly).
   2023 and 2024 are out-of-sample: :func:`fit_targets` refuses them, so they can never enter the objective.
 * **Parameters** (``FITTED``): the monthly hazards of leaving home (rural heads with their family, adult
@@ -16,7 +16,7 @@ Method (documented in ``sim/data/PROVENANCE.md``, section "calibrated.yaml"):
   areas and the 2022 mobility shock (the COVID-19 movement restrictions, a multiplier on the hazards of
   leaving home and of onward moves in 2022 only), searched in log space within bounds.
 * **Objective**: residuals scaled by the tolerance we aim at (``SCALE``: 0.1 pp of resident
-  urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers, 0.5 years of ageing), averaged over a
+  urbanization, 0.2 pp of hukou urbanization, 1% of migrant workers, 0.2 years of ageing), averaged over a
   few seeds with common random numbers (each evaluation reuses the same seeds, so parameter changes are not masked by
   noise), at a coarse scale (default 1 agent = 10,000 persons).
 * **Optimiser**: ``scipy.optimize.least_squares`` (trust-region reflective, forward differences with
@@ -56,7 +56,7 @@ METRICS = ("resident_rate", "hukou_rate", "migrant_workers", "migrant_ageing")
 HISTORY_COLUMN = {"resident_rate": "resident_rate", "hukou_rate": "hukou_rate", "migrant_workers": "migrant_in_towns",
                   "migrant_ageing": "migrant_avg_age"}
 #: residual scale: absolute for rates and ageing (years), relative for migrant workers
-SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01, "migrant_ageing": 0.5}
+SCALE = {"resident_rate": 0.001, "hukou_rate": 0.002, "migrant_workers": 0.01, "migrant_ageing": 0.2}
 #: forward-difference step in log space: wide enough to span many whole agents at a coarse scale, so
 #: that the Jacobian sees the trend rather than the graininess of a finite population
 DIFF_STEP = 0.15
@@ -320,7 +320,7 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
             "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
             "optimiser": f"scipy.optimize.least_squares (trf, log-parameters, forward differences {DIFF_STEP:.0%})",
             "objective": "sum of squared residuals scaled by 0.1 pp (resident rate), 0.2 pp (hukou rate), "
-                         "1% (migrant workers in towns), 0.5 years (migrant workers' ageing since end-2020), "
+                         "1% (migrant workers in towns), 0.2 years (migrant workers' ageing since end-2020), "
                          "mean over seeds with common random numbers",
             "fit_years": list(FIT_YEARS),
             "out_of_sample_years": list(OUT_OF_SAMPLE_YEARS),

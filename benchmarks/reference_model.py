@@ -87,7 +87,8 @@ HEAD, SPOUSE, CHILD, ELDER = 0, 1, 2, 3
 HOME, RENTED, AFFORDABLE, OWNED = 0, 1, 2, 3
 SCHOOL_NONE, SCHOOL_HOME, SCHOOL_LEFT_BEHIND, SCHOOL_PUBLIC, SCHOOL_PRIVATE = 0, 1, 2, 3, 4
 TIER_OPEN, TIER_RELAXED, TIER_POINTS = 0, 1, 2
-WORK_AGE_MIN, WORK_AGE_MAX = 16, 59
+WORK_AGE_MIN, WORK_AGE_MAX = 16, 64
+LEAVE_AGE_MAX = 59  # the oldest who leave home to work
 SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, COMPULSORY_AGE_MIN = 3, 15, 6
 COMPULSORY, PRESCHOOL = 0, 1  # seat levels
 ADULT_AGE = 18
@@ -391,7 +392,7 @@ class Person(mesa.Agent):
         m, b = self.model, self.model.behaviour
         shock = m.scenario.mobility_factor(m.year)  # events such as the 2022 movement restrictions
         if not self.is_head:
-            if self.role == CHILD and self.housing == HOME and self.age <= WORK_AGE_MAX \
+            if self.role == CHILD and self.housing == HOME and self.age <= LEAVE_AGE_MAX \
                     and m.rng.random() < shock * b.leave_home_hazard:
                 m.split_off(self)
                 self.arrive(m.choose_destination(self.origin_city, self.skill, False), "arrivals", self.origin_city)
@@ -400,7 +401,7 @@ class Person(mesa.Agent):
         u = m.rng.random()
         family = self.household.has_school_age_child()
         if self.housing == HOME:
-            if self.age > WORK_AGE_MAX or u >= shock * b.migrate_hazard:
+            if self.age > LEAVE_AGE_MAX or u >= shock * b.migrate_hazard:
                 return
             self.arrive(m.choose_destination(self.origin_city, self.skill, family), "arrivals", self.origin_city)
             return

@@ -46,13 +46,13 @@ import pandas as pd
 from numba import njit
 
 from sim.geography import DATA_DIR, REGIONS, Geography
+from sim.kernels.labour import WORK_AGE_MAX, WORK_AGE_MIN
 from sim.population import People
 from sim.rng import Stream, stream_key, uniform, uniform_array
 
 URBAN_HUKOU, RURAL, LOCAL_MIGRANT, CROSS_MIGRANT, IN_SITU = 0, 1, 2, 3, 4
 POOL_URBAN, POOL_RURAL, POOL_MIGRANT = 0, 1, 2
 HOUSING_HOME, HOUSING_RENTED, HOUSING_OWNED = 0, 1, 3
-WORK_AGE_MIN, WORK_AGE_MAX = 16, 59  # the labour kernel's working ages (sim.kernels.labour)
 AGE_BANDS = np.minimum(np.arange(101) // 5, 17)  # 0-4, 5-9, ..., 80-84, 85+
 N_BANDS = 18
 TEMPLATES_PER_POOL = 6000
@@ -690,7 +690,7 @@ def _build_households(key, g_city, g_kind, g_origin, g_agents, g_last, cdf, t_st
 def migrant_worker_mask(people: People) -> np.ndarray:
     """Rows that are migrant workers in the model's sense (PROVENANCE.md, "Migrant workers in the model").
 
-    Alive, rural hukou, living in a town or city, employed (the labour kernel employs ages 16-59 only),
+    Alive, rural hukou, living in a town or city, employed (the labour kernel employs ages 16-64 only),
     and member of a household whose head lives in rented, affordable or bought urban housing rather
     than in its own rural home (in-situ townspeople of reclassified areas are not counted). The NBS
     counterpart is the migrant workers living in towns at year-end (进城农民工).

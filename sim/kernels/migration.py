@@ -6,7 +6,7 @@ one cumulative distribution per type, and each moving head samples its destinati
 row with one uniform draw and a binary search. Members who live with the head follow it
 (:func:`sim.population.follow_head`).
 
-Adult children (16-59) at their rural home may also leave on their own, with ``leave_home`` a month:
+Adult children (16-``LEAVE_AGE_MAX``) at their rural home may also leave on their own, with ``leave_home`` a month:
 the young people who leave their parents' household are most new migrant workers (新生代农民工).
 A leaver chooses like a head without school-age children, is marked with the head role here and gets
 a household of its own from :meth:`sim.population.People.split_leavers`.
@@ -27,7 +27,7 @@ A move to a new city keeps the social-insurance record with probability ``portab
 import numpy as np
 from numba import njit
 
-from sim.kernels.labour import WORK_AGE_MAX, WORK_AGE_MIN
+from sim.kernels.labour import WORK_AGE_MIN
 from sim.rng import uniform
 
 HOME, RENTED, AFFORDABLE, OWNED = 0, 1, 2, 3  # housing codes (sim.population.FIELDS)
@@ -40,6 +40,7 @@ ROLE_HEAD, ROLE_CHILD = 0, 2  # sim.population role codes
  P_COVERAGE, P_SERVICES_RETENTION, P_SKILL_RETURN, P_AFFORDABLE_RETURN, P_RENEWAL_RETENTION, P_GIG_SHARE,
  P_GIG_COVER, P_GIG_INJURY, P_LEAVE_HOME, P_LEAVE_PEAK_AGE, P_LEAVE_AGE_DECAY) = range(18)
 N_PARAMS = 18
+LEAVE_AGE_MAX = 59  # the oldest who leave home to work (once in town, migrants work up to WORK_AGE_MAX)
 
 
 @njit(inline="always", cache=True)
@@ -152,7 +153,7 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
     if alive[i] == 0 or hukou_urban[i] == 1 or age[i] < WORK_AGE_MIN:
         return False
     if role[i] != ROLE_HEAD:
-        if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > WORK_AGE_MAX:
+        if role[i] != ROLE_CHILD or housing[i] != HOME or age[i] > LEAVE_AGE_MAX:
             return False
         if uniform(key, i, 0) < leave_home_hazard(age[i], prm):
             _leave_home(key, i, (origin_city[i] * n_skill + skill[i]) * n_family, cdf, tally, role, origin_city, city,
@@ -163,7 +164,7 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
     u = uniform(key, i, 0)
     row = (origin_city[i] * n_skill + skill[i]) * n_family + family[household[i]]
     if housing[i] == HOME:
-        if age[i] <= WORK_AGE_MAX and u < prm[P_MIGRATE]:
+        if age[i] <= LEAVE_AGE_MAX and u < prm[P_MIGRATE]:
             _leave_home(key, i, row, cdf, tally, role, origin_city, city, urban, employed, skill, months_in_city,
                         permit, housing, insured_months, find_prob, province, metro, prm)
             return True

@@ -7,7 +7,7 @@ identical for any thread count. Rates (urbanization, coverage, shares) are forme
 
 from numba import njit
 
-from sim.kernels.labour import is_migrant
+from sim.kernels.labour import WORK_AGE_MAX, WORK_AGE_MIN, is_migrant
 from sim.kernels.migration import AFFORDABLE, HOME
 from sim.kernels.services import SCHOOL_LEFT_BEHIND, SCHOOL_PRIVATE, SCHOOL_PUBLIC
 
@@ -32,7 +32,6 @@ STOCKS = (
 (RESIDENTS, URBAN, URBAN_HUKOU, MIGRANTS, CROSS_CITY, INTERPROV, WORKERS, INSURED, PERMITS,
  CHILD_PUBLIC, CHILD_PRIVATE, CHILD_LEFT_BEHIND, WORKING_AGE, SKILLED, AFFORDABLE_HOUSED, IN_SITU) = range(len(STOCKS))
 SKILLED_MIN_LEVEL = 2  # vocational certificate or more
-WORKING_AGE_MIN, WORKING_AGE_MAX = 16, 59
 INSURED_MIN_MONTHS = 12
 
 
@@ -55,7 +54,7 @@ def count_row(t, i, alive, urban, hukou_urban, hukou_city, city, employed, insur
         t[CROSS_CITY, k] += 1
         if province[k] != province[hukou_city[i]]:
             t[INTERPROV, k] += 1
-    if WORKING_AGE_MIN <= age[i] <= WORKING_AGE_MAX:
+    if WORK_AGE_MIN <= age[i] <= WORK_AGE_MAX:
         t[WORKING_AGE, k] += 1
     if housing[i] == AFFORDABLE:
         t[AFFORDABLE_HOUSED, k] += 1
