@@ -76,6 +76,52 @@ def test_compaction_heads_a_household_whose_block_died_out_with_its_first_newbor
     assert p.view()["role"][0] == ROLE_HEAD
 
 
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), death_rate=st.sampled_from([0.0, 0.1, 0.5]))
+def test_compaction_sorts_the_living_rows_by_household_over_many_chunks(seed, death_rate):
+    """Blocks of households over several chunks, with deaths, adult children split off inside the blocks and
+    newborns after them: the compaction keeps each living row once, grouped by household id, head first,
+    then in row order (what the merge of the old blocks with the late rows must give at every chunk edge)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 7, CHUNK)  # about 3.5 chunks of rows
+    n_old, block_rows = len(sizes), int(sizes.sum())
+    household = np.repeat(np.arange(n_old), sizes).astype(np.int32)
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    role = np.full(block_rows, ROLE_CHILD, np.uint8)
+    role[first] = ROLE_HEAD
+    leavers = np.flatnonzero((role != ROLE_HEAD) & (rng.random(block_rows) < 0.05))
+    household[leavers] = n_old + np.arange(len(leavers))
+    role[leavers] = ROLE_HEAD
+    newborn_of = rng.integers(0, n_old + len(leavers), int(rng.integers(0, 2000)))
+    rows = block_rows + len(newborn_of)
+    p = People.empty(rows + 10)
+    p.n, p.block_rows, p.split_base = rows, block_rows, n_old
+    v = p.view()
+    v["household"][:] = np.r_[household, newborn_of]
+    v["role"][:] = np.r_[role, np.full(len(newborn_of), ROLE_CHILD)]
+    v["alive"][:] = rng.random(rows) >= death_rate
+    v["alive"][leavers] = 1
+    v["age"][:] = rng.integers(0, 100, rows)  # a row's fingerprint, with the city
+    v["city"][:] = rng.integers(0, 362, rows)
+    head_of = np.full(n_old + len(leavers), -1, np.int32)
+    head_of[household[leavers]] = leavers
+    for h in range(n_old):  # the head is the first living row of the block, as promote_heads keeps it
+        living = [i for i in range(first[h], first[h] + sizes[h]) if v["alive"][i] and v["household"][i] == h]
+        head_of[h] = living[0] if living else -1
+        if living:
+            v["role"][living[0]] = ROLE_HEAD
+    p.head_of = head_of
+    before = {name: col.copy() for name, col in v.items()}
+    p.compact()
+    living = np.flatnonzero(before["alive"] == 1)
+    expected = living[np.lexsort((living, before["role"][living] != ROLE_HEAD, before["household"][living]))]
+    after = p.view()
+    for name in ("household", "age", "city", "alive"):
+        assert (after[name] == before[name][expected]).all(), name
+    starts = np.flatnonzero(np.r_[True, np.diff(after["household"]) > 0])
+    assert (p.head_of[after["household"][starts]] == starts).all()
+
+
 def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
     """With certain turnover and certain application, the tenant family leaves and stays out this month,
     while an eligible renting family gets the place."""
