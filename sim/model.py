@@ -316,9 +316,8 @@ class CitizenizationModel(mesa.Model):
         """Members follow their head, and this month's leavers get households of their own (then settle in
         open and relaxed cities like the heads). Returns the settled-household flags."""
         p, cols = self.people, self.people.columns
-        everyone = self.steps == 1
         leavers = passes.follow_and_find_leavers(
-            changed, promoted, everyone, first_newborn, p.head_of, cols["household"], cols["with_head"],
+            changed, promoted, first_newborn, p.head_of, cols["household"], cols["with_head"],
             cols["alive"], cols["role"], cols["city"], cols["urban"], cols["months_in_city"], cols["permit"],
             cols["housing"], p.split_base, p.block_rows, p.n)
         p.split_leavers(leavers)

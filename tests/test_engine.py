@@ -145,10 +145,37 @@ def test_following_only_the_households_concerned_changes_nothing(small_scenario,
 
     scenario = small_scenario.model_copy(update={"months": 14})
     sparse = run_scenario(scenario).series
-    every_row = passes.follow_and_find_leavers
-    monkeypatch.setattr(passes, "follow_and_find_leavers",
-                        lambda changed, promoted, everyone, *rest: every_row(changed, promoted, True, *rest))
+    sparse_follow = passes.follow_and_find_leavers
+
+    def every_row_first(changed, promoted, first_newborn, head_of, household, with_head, alive, role, city, urban,
+                        months_in_city, permit, housing, split_base, block_rows, n):
+        _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n)
+        return sparse_follow(changed, promoted, first_newborn, head_of, household, with_head, alive, role, city,
+                             urban, months_in_city, permit, housing, split_base, block_rows, n)
+
+    monkeypatch.setattr(passes, "follow_and_find_leavers", every_row_first)
     pd.testing.assert_frame_equal(run_scenario(scenario).series, sparse)
+
+
+def _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n):
+    """The long way round: each of the first ``n`` rows follows its head and takes its housing."""
+    from sim.kernels import passes
+
+    for i in range(n):
+        passes._follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
+                                 permit, housing)
+
+
+def test_the_synthesized_start_needs_no_following(small_scenario):
+    """Every member living with its head starts where its head is, in its housing: the invariant that lets
+    the first month follow only the households concerned."""
+    model = CitizenizationModel(small_scenario)
+    p = model.people
+    v = {name: col.copy() for name, col in p.view().items()}
+    _follow_every_row(p.head_of, v["household"], v["with_head"], v["alive"], v["role"], v["city"], v["urban"],
+                      v["months_in_city"], v["permit"], v["housing"], p.n)
+    for name, col in p.view().items():
+        assert (col == v[name]).all(), name
 
 
 def _snapshot(model: CitizenizationModel) -> dict[str, np.ndarray]:

@@ -85,8 +85,8 @@ def work_move_and_settle(quiet, labour_key, move_key, static_key, settle_key, al
 
 
 @njit(cache=True)
-def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of, household, with_head, alive, role,
-                            city, urban, months_in_city, permit, housing, split_base, block_rows, n):
+def follow_and_find_leavers(changed, promoted, first_newborn, head_of, household, with_head, alive, role, city, urban,
+                            months_in_city, permit, housing, split_base, block_rows, n):
     """Members living with their head take its place (:func:`sim.population.follow_head`) and its housing
     (:func:`sim.kernels.housing.share_head_housing`); returns this month's leavers
     (:func:`sim.population.is_leaver`), ascending: they settle once they head their own households
@@ -99,23 +99,21 @@ def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of,
     this month's events: its head moved or changed housing (a changed row that heads its household), its
     head died and a member elsewhere took over (``promoted``), or it was born this month (rows from
     ``first_newborn``, born in the mother's place with no housing of its own). So only those households
-    and the newborns are visited (a few per cent of the rows, serially); ``everyone`` visits every row (in
-    parallel: the first month). A household that January's compaction gives a head counts as ``promoted``.
+    and the newborns are visited (a few per cent of the rows, serially). The synthesized start holds the
+    same invariant (a test checks it), so the first month needs no more; a household that January's
+    compaction gives a head counts as ``promoted``.
     """
-    if everyone:
-        _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n)
-    else:
-        selected = promoted.copy()
-        for i in changed:
-            if head_of[household[i]] == i:
-                selected[household[i]] = 1
-        for i in household_rows(selected, head_of, household, split_base, block_rows, n):
-            _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
-                              housing)
-        for i in range(first_newborn, n):
-            if selected[household[i]] == 0:  # else visited above
-                _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
-                                  permit, housing)
+    selected = promoted.copy()
+    for i in changed:
+        if head_of[household[i]] == i:
+            selected[household[i]] = 1
+    for i in household_rows(selected, head_of, household, split_base, block_rows, n):
+        _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
+                          housing)
+    for i in range(first_newborn, n):
+        if selected[household[i]] == 0:  # else visited above
+            _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
+                              permit, housing)
     leavers = np.empty(len(changed), np.int64)
     k = 0
     for i in changed:
@@ -123,14 +121,6 @@ def follow_and_find_leavers(changed, promoted, everyone, first_newborn, head_of,
             leavers[k] = i
             k += 1
     return leavers[:k]
-
-
-@njit(parallel=True, cache=True)
-def _follow_every_row(head_of, household, with_head, alive, role, city, urban, months_in_city, permit, housing, n):
-    """:func:`_follow_and_share` for every row, in parallel (a head's row is never written by its members')."""
-    for i in prange(n):
-        _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city, permit,
-                          housing)
 
 
 @njit(inline="always", cache=True)
