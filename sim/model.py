@@ -335,10 +335,10 @@ class CitizenizationModel(mesa.Model):
         takeup_land, takeup_noland = self._settle_takeups()
         if self.month_of_year == 12:
             rows, points = settlement.points_applicants(
-                self._key(Stream.SETTLE + 1000), cols["alive"], cols["role"], cols["hukou_urban"], cols["urban"],
-                cols["city"], cols["months_in_city"], cols["insured_months"], cols["skill"], cols["permit"],
-                cols["land"], st.tier, 1.0 - (1.0 - takeup_land) ** 12, 1.0 - (1.0 - takeup_noland) ** 12,
-                hk.points_min_insured_months, p.n, nc)
+                self._quiet, self._key(Stream.SETTLE + 1000), cols["alive"], cols["role"], cols["hukou_urban"],
+                cols["urban"], cols["city"], cols["months_in_city"], cols["insured_months"], cols["skill"],
+                cols["permit"], cols["land"], st.tier, 1.0 - (1.0 - takeup_land) ** 12,
+                1.0 - (1.0 - takeup_noland) ** 12, hk.points_min_insured_months, p.n, nc)
             order = np.lexsort((rows, -points, cols["city"][rows]))
             sizes = settlement.family_sizes(self._key(Stream.FAMILY), rows, cols["alive"], cols["with_head"],
                                             cols["household"], cols["city"], cols["urban"], cols["role"], cols["age"],

@@ -19,7 +19,7 @@ Levers (二.(二).1, 二.(三).2; docs/levers.md):
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK
+from sim.kernels.quiet import TILE, is_quiet, n_tiles
 from sim.kernels.select import row_mask, rows_where
 from sim.population import household_rows
 from sim.rng import uniform
@@ -69,12 +69,15 @@ def settle_open_relaxed_rows(key, rows, alive, role, hukou_urban, hukou_city, ur
 
 
 @njit(parallel=True, cache=True)
-def points_applicants(key, alive, role, hukou_urban, urban, city, months_in_city, insured_months, skill,
+def points_applicants(quiet, key, alive, role, hukou_urban, urban, city, months_in_city, insured_months, skill,
                       permit, land, tier, apply_land, apply_noland, min_insured, n, n_chunks):
-    """Permit-holding heads in points cities who apply this year; returns (rows, points) in row order."""
+    """Permit-holding heads in points cities who apply this year; returns (rows, points) in row order.
+    Quiet tiles (:mod:`sim.kernels.quiet`: urban hukou only) hold no applicant and are skipped."""
     flags = row_mask(n)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+    for t in prange(n_tiles(n)):
+        if is_quiet(quiet, t):
+            continue
+        for i in range(t * TILE, min(n, (t + 1) * TILE)):
             if not _is_candidate(i, alive, role, hukou_urban, urban) or tier[city[i]] != TIER_POINTS:
                 continue
             apply_prob = apply_land if land[i] != 0 else apply_noland
