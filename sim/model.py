@@ -142,9 +142,9 @@ class CitizenizationModel(mesa.Model):
         self._schools(flows, school_rows)
         self._housing(flows, household_rows)
         rc, stocks = passes.reclassify_and_count(
-            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], cols["hukou_urban"], cols["hukou_city"],
-            cols["city"], cols["urban"], cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
-            cols["housing"], cols["age"], cols["skill"], self.geo.province, st.reclassify_rate,
+            self._quiet, self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], cols["hukou_urban"],
+            cols["hukou_city"], cols["city"], cols["urban"], cols["employed"], cols["insured_months"], cols["permit"],
+            cols["school"], cols["housing"], cols["age"], cols["skill"], self.geo.province, st.reclassify_rate,
             b.reclassify_hukou_share, p.n, nc, n_cities)
         flows[FLOWS.index("reclassified")] = rc[0]
         flows[FLOWS.index("reclassified_hukou")] = rc[1]
@@ -357,13 +357,15 @@ class CitizenizationModel(mesa.Model):
 
     # -- results --------------------------------------------------------------------------------
     def _count_stocks(self) -> np.ndarray:
-        """Stocks per city now (the month's last pass, with no area reclassified)."""
+        """Stocks per city now (the month's last pass, with no area reclassified and no tile taken as quiet:
+        this runs before the quiet tiles are found)."""
         p, cols = self.people, self.people.columns
         no_reclassification = np.zeros(self.geo.n_cities)
         _, stocks = passes.reclassify_and_count(
-            self._key(Stream.RECLASSIFY), cols["alive"], cols["household"], cols["hukou_urban"], cols["hukou_city"],
-            cols["city"], cols["urban"], cols["employed"], cols["insured_months"], cols["permit"], cols["school"],
-            cols["housing"], cols["age"], cols["skill"], self.geo.province, no_reclassification, 0.0, p.n,
+            np.zeros(0, np.uint8), self._key(Stream.RECLASSIFY), cols["alive"], cols["household"],
+            cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["employed"],
+            cols["insured_months"], cols["permit"], cols["school"], cols["housing"], cols["age"], cols["skill"],
+            self.geo.province, no_reclassification, 0.0, p.n,
             n_chunks(p.n), self.geo.n_cities)
         return stocks
 

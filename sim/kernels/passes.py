@@ -19,7 +19,7 @@ threads fight over that count.
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK, sum_chunks
+from sim.kernels import sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
 from sim.kernels.labour import labour_row
 from sim.kernels.migration import N_FLOWS, migrate_row
@@ -40,7 +40,7 @@ from sim.kernels.services import (
     services_row,
 )
 from sim.kernels.settlement import reclassify_row, settle_open_relaxed
-from sim.kernels.tally import STOCKS, count_row
+from sim.kernels.tally import RESIDENTS, STOCKS, URBAN, URBAN_HUKOU, count_row
 from sim.population import follow_head, household_rows, is_leaver
 
 
@@ -162,21 +162,34 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
 
 
 @njit(parallel=True, cache=True)
-def reclassify_and_count(key, alive, household, hukou_urban, hukou_city, city, urban, employed, insured_months,
-                         permit, school, housing, age, skill, province, reclassify_rate, hukou_share, n, n_chunks,
-                         n_cities):
+def reclassify_and_count(quiet, key, alive, household, hukou_urban, hukou_city, city, urban, employed,
+                         insured_months, permit, school, housing, age, skill, province, reclassify_rate, hukou_share,
+                         n, n_chunks, n_cities):
     """The month's last pass: rural areas are reclassified (:func:`sim.kernels.settlement.reclassify_row`)
     and every row is counted (:func:`sim.kernels.tally.count_row`).
 
-    Returns (reclassified residents and hukou conversions, 2 x city; stocks, ``STOCKS`` x city).
+    A quiet tile's living rows are urban residents with an urban hukou, not migrants, not left behind
+    (:mod:`sim.kernels.quiet`): nothing to reclassify, and ``count_row`` would add each to the residents,
+    urban residents and urban hukou of its city only, so they are counted once, per city, and added to
+    those three. Returns (reclassified residents and hukou conversions, 2 x city; stocks, ``STOCKS`` x city).
     """
     reclassified = np.zeros((n_chunks, 2, n_cities), np.int64)
     stocks = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
+    settled = np.zeros((n_chunks, 1, n_cities), np.int64)  # the living rows of quiet tiles
     for c in prange(n_chunks):
-        reclassified_c, stocks_c = reclassified[c], stocks[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            reclassify_row(key, i, reclassified_c, alive, urban, hukou_urban, hukou_city, city, household,
-                           reclassify_rate, hukou_share)
-            count_row(stocks_c, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months, permit,
-                      school, province, age, skill, housing)
-    return sum_chunks(reclassified), sum_chunks(stocks)
+        reclassified_c, stocks_c, settled_c = reclassified[c], stocks[c], settled[c, 0]
+        for t in range(c * TILES_PER_CHUNK, min(n_tiles(n), (c + 1) * TILES_PER_CHUNK)):
+            if is_quiet(quiet, t):
+                for i in range(t * TILE, (t + 1) * TILE):
+                    settled_c[city[i]] += alive[i]
+                continue
+            for i in range(t * TILE, min(n, (t + 1) * TILE)):
+                reclassify_row(key, i, reclassified_c, alive, urban, hukou_urban, hukou_city, city, household,
+                               reclassify_rate, hukou_share)
+                count_row(stocks_c, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months,
+                          permit, school, province, age, skill, housing)
+    totals = sum_chunks(stocks)
+    quiet_residents = sum_chunks(settled)[0]
+    for k in (RESIDENTS, URBAN, URBAN_HUKOU):
+        totals[k] += quiet_residents
+    return sum_chunks(reclassified), totals
