@@ -233,7 +233,7 @@ def _compaction_order(household, alive, head_of, n, n_households):
         if alive[i] and head_of[h] != i:
             source[start[h]] = i
             start[h] += 1
-    return source, new_head[:last + 1].copy(), start[:n_households]
+    return source, new_head[:last + 1], start[:n_households]  # a view: a copy would page-fault in anew
 
 
 @njit(parallel=True, cache=True)
