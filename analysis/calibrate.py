@@ -304,6 +304,14 @@ def _calibrate(scale, seeds, max_evals, scenario_path, start, pool, log) -> Cali
                              after, obj.evaluations, time.perf_counter() - t0, scale, list(seeds))
 
 
+def objective_text() -> str:
+    """The objective in words, with the residual scales of ``SCALE`` (for ``calibrated.yaml``)."""
+    return (f"sum of squared residuals scaled by {100 * SCALE['resident_rate']:g} pp (resident rate), "
+            f"{100 * SCALE['hukou_rate']:g} pp (hukou rate), {SCALE['migrant_workers']:.0%} (migrant workers in "
+            f"towns), {SCALE['migrant_ageing']:g} years (migrant workers' ageing since end-{BASE_YEAR}), mean over "
+            "seeds with common random numbers")
+
+
 def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path:
     """Write ``calibrated.yaml``: the fitted behaviour plus how it was obtained."""
 
@@ -319,9 +327,7 @@ def write_calibrated(result: CalibrationResult, path: Path = CALIBRATED) -> Path
             "command": "citizensim calibrate",
             "scenario": "scenarios/backtest-2020.yaml (start: end-2020 state)",
             "optimiser": f"scipy.optimize.least_squares (trf, log-parameters, forward differences {DIFF_STEP:.0%})",
-            "objective": "sum of squared residuals scaled by 0.1 pp (resident rate), 0.2 pp (hukou rate), "
-                         "1% (migrant workers in towns), 0.2 years (migrant workers' ageing since end-2020), "
-                         "mean over seeds with common random numbers",
+            "objective": objective_text(),
             "fit_years": list(FIT_YEARS),
             "out_of_sample_years": list(OUT_OF_SAMPLE_YEARS),
             "scale": result.scale,

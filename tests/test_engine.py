@@ -45,7 +45,7 @@ def test_compaction_drops_the_dead_and_keeps_households_contiguous(small_scenari
     people = model.people
     assert (people.view()["alive"] == 0).any()  # deaths and births during the year
     assert people.block_rows < people.n and people.split_base < len(people.head_of)  # newborns, leavers
-    before = {name: col.copy() for name, col in people.view().items()}
+    before = _snapshot(model)
     n_before = people.n
     # the expected order: living rows by household id, the head first, then in row order
     rows = np.flatnonzero(before["alive"] == 1)
@@ -171,7 +171,7 @@ def test_the_synthesized_start_needs_no_following(small_scenario):
     the first month follow only the households concerned."""
     model = CitizenizationModel(small_scenario)
     p = model.people
-    v = {name: col.copy() for name, col in p.view().items()}
+    v = _snapshot(model)
     _follow_every_row(p.head_of, v["household"], v["with_head"], v["alive"], v["role"], v["city"], v["urban"],
                       v["months_in_city"], v["permit"], v["housing"], p.n)
     for name, col in p.view().items():

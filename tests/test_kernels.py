@@ -81,7 +81,7 @@ def test_compaction_heads_a_household_whose_block_died_out_with_its_first_newbor
 def test_compaction_sorts_the_living_rows_by_household_over_many_chunks(seed, death_rate):
     """Blocks of households over several chunks, with deaths, adult children split off inside the blocks and
     newborns after them: the compaction keeps each living row once, grouped by household id, head first,
-    then in row order (what the merge of the old blocks with the late rows must give at every chunk edge)."""
+    then in row order (an order any parallel rewrite of the sort must keep at every chunk edge)."""
     rng = np.random.default_rng(seed)
     sizes = rng.integers(1, 7, CHUNK)  # about 3.5 chunks of rows
     n_old, block_rows = len(sizes), int(sizes.sum())
