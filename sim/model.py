@@ -119,9 +119,9 @@ class CitizenizationModel(mesa.Model):
         st.deliver_capacity(self.steps)
         family = np.zeros(len(p.head_of), np.uint8)  # households with a child of school age (choice type)
         flows[FLOWS.index("deaths")], mothers = demography.deaths_mothers_and_families(
-            self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"], cols["city"],
-            cols["role"], cols["household"], self._death_prob, self.demography.birth_prob, services.SCHOOL_AGE_MIN,
-            services.SCHOOL_AGE_MAX, family, p.n, n_chunks(p.n), n_cities)
+            self._quiet, self._key(Stream.DEATH), self._key(Stream.BIRTH), cols["alive"], cols["age"], cols["sex"],
+            cols["city"], cols["role"], cols["household"], self._death_prob, self.demography.birth_prob,
+            services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX, family, p.n, n_chunks(p.n), n_cities)
         promoted = p.promote_heads(family, services.SCHOOL_AGE_MIN, services.SCHOOL_AGE_MAX)
         if headed is not None:  # households headed anew at the compaction: their members follow, too
             promoted |= headed

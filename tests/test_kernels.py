@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.kernels import CHUNK, migration, n_chunks
+from sim.kernels.demography import deaths_mothers_and_families
 from sim.kernels.housing import AFFORDABLE, RENTED, allocate_affordable
 from sim.kernels.select import row_mask, rows_where
 from sim.population import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
@@ -30,6 +31,30 @@ def _people(households: list[list[tuple[int, int]]]) -> People:
     v["with_head"][:] = 1
     p.rebuild_heads()
     return p
+
+
+def test_the_deaths_pass_marks_deaths_mothers_and_families_outside_quiet_tiles():
+    """Certain deaths (men of 80) and births (women of 30), four tiles of 16 households of four rows,
+    the first tile quiet: the dead and the mothers are found in every tile, the family flag (a child of
+    3-15) only outside the quiet tile, where no rural head reads it."""
+    households = [[(ROLE_HEAD, 80), (ROLE_SPOUSE, 30), (ROLE_CHILD, 8), (ROLE_CHILD, 20)]] * 64
+    p = _people(households)
+    v = p.view()
+    v["sex"][:] = np.tile([0, 1, 1, 0], 64)  # the heads are men, the spouses and first children women
+    v["city"][:] = np.repeat([0, 1], 128)
+    death_prob = np.zeros((2, 101))
+    death_prob[0, 80] = 1.0
+    birth_prob = np.zeros(101)
+    birth_prob[30] = 1.0
+    quiet = np.array([1, 0, 0, 0], np.uint8)
+    family = np.zeros(64, np.uint8)
+    died, mothers = deaths_mothers_and_families(
+        quiet, stream_key(1, 1, 1), stream_key(1, 1, 2), v["alive"], v["age"], v["sex"], v["city"], v["role"],
+        v["household"], death_prob, birth_prob, *SCHOOL_AGES, family, p.n, n_chunks(p.n), 2)
+    assert list(died) == [32, 32]
+    assert list(v["alive"]) == [0, 1, 1, 1] * 64
+    np.testing.assert_array_equal(mothers, np.arange(1, 256, 4))
+    assert list(family) == [0] * 16 + [1] * 48
 
 
 def test_a_promoted_school_age_child_leaves_the_family_flag_only_if_it_was_the_last():

@@ -6,13 +6,13 @@ on the thread count.
 
 The per-agent tests are written without data-dependent branches (a draw for every row, combined
 with masks): hashing is cheap and vectorises, mispredicted branches on random-looking columns
-(sex, age) are not. Only the rare event itself branches.
+(sex, age) are not. The rare events themselves are marked in a row mask and handled afterwards.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint8
 
-from sim.kernels import CHUNK, sum_chunks
+from sim.kernels.quiet import TILE, is_quiet, n_tiles
 from sim.kernels.select import row_mask, rows_where
 from sim.rng import uniform
 
@@ -24,33 +24,41 @@ def age_one_year(alive, age, n):
         age[i] += alive[i] & (age[i] < 100)
 
 
-@njit(inline="always", cache=True)
-def _gives_birth(key, i, alive, age, sex, birth_prob):
-    """Whether row ``i`` gives birth this month (``birth_prob`` is zero outside women's fertile ages)."""
-    return alive[i] & sex[i] & (uniform(key, i, 0) < birth_prob[age[i]])
-
-
 @njit(parallel=True, cache=True)
-def deaths_mothers_and_families(death_key, birth_key, alive, age, sex, city, role, household, death_prob, birth_prob,
-                                family_age_min, family_age_max, family, n, n_chunks, n_cities):
-    """Each agent dies with its monthly probability ``death_prob[sex, age]``; then, in the same pass over
-    the rows, the survivors who give birth are found and ``family[household]`` is set to 1 for households
-    with a living child (role 2) aged ``family_age_min``..``family_age_max`` (the family dimension of the
-    destination choice; threads may set a flag at once, but only ever to 1).
+def deaths_mothers_and_families(quiet, death_key, birth_key, alive, age, sex, city, role, household, death_prob,
+                                birth_prob, family_age_min, family_age_max, family, n, n_chunks, n_cities):
+    """Each agent dies with its monthly probability ``death_prob[sex, age]``; the survivors who give birth
+    are found (``birth_prob`` is zero outside women's fertile ages); and ``family[household]`` is set to 1
+    for households with a living child (role 2) aged ``family_age_min``..``family_age_max`` (the family
+    dimension of the destination choice).
 
-    Returns (deaths per city, the rows of this month's mothers in ascending order).
+    The draws run as one loop without branches or scattered writes, which the compiler vectorises: both
+    events are marked in a row mask, and the few rows marked are then listed (scalar, this loop was four
+    times slower). The family flag is a scattered write, so its loop skips the quiet tiles
+    (:mod:`sim.kernels.quiet`): their households hold urban hukous only, and the flag is read for rural
+    heads only (migration's choice type). Returns (deaths per city, the rows of this month's mothers in
+    ascending order).
     """
-    died = np.zeros((n_chunks, 1, n_cities), np.int64)
-    mother = row_mask(n)
-    for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] & (uniform(death_key, i, 0) < death_prob[sex[i], age[i]]):
-                alive[i] = 0
-                died[c, 0, city[i]] += 1
-            mother[i] = _gives_birth(birth_key, i, alive, age, sex, birth_prob)
-            if alive[i] & (role[i] == 2) & (age[i] >= family_age_min) & (age[i] <= family_age_max):
-                family[household[i]] = 1
-    return sum_chunks(died)[0], rows_where(mother, 1, n, n_chunks)
+    events = row_mask(n)  # bit 1: died, bit 2: gave birth
+    for i in prange(n):
+        was_alive = alive[i]
+        dies = uint8(uniform(death_key, i, 0) < death_prob[sex[i], age[i]]) & was_alive
+        survives = was_alive & (dies ^ uint8(1))
+        gives_birth = uint8(uniform(birth_key, i, 0) < birth_prob[age[i]]) & survives & sex[i]
+        alive[i] = survives
+        events[i] = dies | (gives_birth << uint8(1))
+    for t in prange(n_tiles(n)):
+        if is_quiet(quiet, t):
+            continue
+        for i in range(t * TILE, min(n, (t + 1) * TILE)):
+            a = age[i]
+            # threads may set a flag at once, but only ever to 1
+            family[household[i]] |= alive[i] & uint8(role[i] == 2) & uint8(a >= family_age_min) & \
+                uint8(a <= family_age_max)
+    died = np.zeros(n_cities, np.int64)
+    for i in rows_where(events, 1, n, n_chunks):
+        died[city[i]] += 1
+    return died, rows_where(events, 2, n, n_chunks)
 
 
 @njit(parallel=True, cache=True)
