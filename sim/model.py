@@ -278,7 +278,7 @@ class CitizenizationModel(mesa.Model):
         for k in (migration.P_MIGRATE, migration.P_LEAVE_HOME, migration.P_ONWARD):
             prm[k] *= shock
         lab, moved, changed = passes.work_move_and_settle(
-            self._quiet, self._key(Stream.LABOUR), self._key(Stream.MIGRATE),
+            self._key(Stream.LABOUR), self._key(Stream.MIGRATE),
             stream_key(self.seed_value, 0, Stream.GIG), self._key(Stream.SETTLE), cols["alive"], cols["age"],
             cols["role"], cols["hukou_urban"], cols["hukou_city"], cols["household"], p.head_of, cols["origin_city"],
             cols["city"], cols["urban"], cols["skill"], cols["employed"], cols["months_in_city"], cols["permit"],

@@ -17,12 +17,22 @@ threads fight over that count.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint8, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
-from sim.kernels import sum_chunks
+from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
-from sim.kernels.labour import labour_row
-from sim.kernels.migration import N_FLOWS, migrate_row
+from sim.kernels.labour import WORK_AGE_MIN, labour_row
+from sim.kernels.migration import (
+    HOME,
+    LEAVE_AGE_MAX,
+    N_FLOWS,
+    P_LEAVE_HOME,
+    P_MIGRATE,
+    ROLE_CHILD,
+    ROLE_HEAD,
+    migrate_row,
+)
 from sim.kernels.quiet import TILE, TILES_PER_CHUNK, is_quiet, n_tiles
 from sim.kernels.select import (
     HOUSEHOLD_CANDIDATE,
@@ -42,46 +52,74 @@ from sim.kernels.services import (
 from sim.kernels.settlement import reclassify_row, settle_open_relaxed
 from sim.kernels.tally import RESIDENTS, STOCKS, URBAN, URBAN_HUKOU, count_row
 from sim.population import follow_head, household_rows, is_leaver
+from sim.rng import uniform
+
+CHANGED = 2  # bit of work_move_and_settle's row mask
+
+
+@njit(inline="always", cache=True)
+def _may_work_or_move(key, i, alive, age, role, hukou_urban, urban, housing, leave_max):
+    """Whether row ``i`` is one that labour, migration or open/relaxed settlement may change this month: a
+    living rural-hukou row in a town or not at home (a migrant), or one at home who is a head or an adult
+    child aged 16-``LEAVE_AGE_MAX`` whose move draw is below ``leave_max``, the highest hazard of leaving
+    home. Every other row is passed over by all three rules: not a migrant (labour), not a settlement
+    candidate (in no town), and at home without leaving (migration's draw ``uniform(key, i, 0)`` against
+    a hazard of at most ``leave_max``). Branch-free, so that its loop vectorises."""
+    a = age[i]
+    r = role[i]
+    hs = housing[i]
+    leaves = uint8(uniform(key, i, 0) < leave_max) & uint8(a >= WORK_AGE_MIN) & uint8(a <= LEAVE_AGE_MAX) & \
+        (uint8(r == ROLE_HEAD) | uint8(r == ROLE_CHILD))
+    return alive[i] & (hukou_urban[i] ^ uint8(1)) & (urban[i] | uint8(hs != HOME) | leaves)
 
 
 @njit(parallel=True, cache=True)
-def work_move_and_settle(quiet, labour_key, move_key, static_key, settle_key, alive, age, role, hukou_urban,
-                         hukou_city, household, head_of, origin_city, city, urban, skill, employed, months_in_city,
-                         permit, housing, insured_months, find_prob, separation_prob, skill_find, train_prob, cdf,
-                         n_skill, n_family, family, province, metro, amenity, service_months, service_weights, prm,
-                         land, tier, takeup_land, takeup_noland, habitual, open_months, relaxed_months,
-                         relaxed_insured, settled_household, n, n_chunks, n_cities):
+def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, age, role, hukou_urban, hukou_city,
+                         household, head_of, origin_city, city, urban, skill, employed, months_in_city, permit,
+                         housing, insured_months, find_prob, separation_prob, skill_find, train_prob, cdf, n_skill,
+                         n_family, family, province, metro, amenity, service_months, service_weights, prm, land, tier,
+                         takeup_land, takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
+                         settled_household, n, n_chunks, n_cities):
     """Labour (:func:`sim.kernels.labour.labour_row`), migration (:func:`sim.kernels.migration.migrate_row`)
     and the settlement of heads in open and relaxed cities
     (:func:`sim.kernels.settlement.settle_open_relaxed`), row by row.
 
     A head's settlement reads and writes its own row only, and no other row's labour or move reads it, so
-    settling right after its own move is settling after everyone's. Returns labour counts (employed
-    migrant workers, persons trained; 2 x city), migration flows (``N_FLOWS`` x city) and the rows whose
-    place, housing or role changed (heads who moved, adult children who left home), ascending, for
-    :func:`follow_and_find_leavers`.
+    settling right after its own move is settling after everyone's. The rows that any of the three may
+    change are marked first in one branch-free loop (:func:`_may_work_or_move`, vectorised); the rules
+    then run on the marked rows only, found eight rows at a time as in
+    :func:`sim.kernels.select.rows_where` (the quiet tiles and most rural rows at home are unmarked).
+    Returns labour counts (employed migrant workers, persons trained; 2 x city), migration flows
+    (``N_FLOWS`` x city) and the rows whose place, housing or role changed (heads who moved, adult
+    children who left home), ascending, for :func:`follow_and_find_leavers`.
     """
     work = np.zeros((n_chunks, 2, n_cities), np.int64)
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
-    changed = row_mask(n)
+    mask = row_mask(n)  # bit 1: may work or move; bit 2: changed
+    leave_max = max(prm[P_MIGRATE], prm[P_LEAVE_HOME])
+    for i in prange(n):
+        mask[i] = _may_work_or_move(move_key, i, alive, age, role, hukou_urban, urban, housing, leave_max)
+    words = mask.view(np.uint64)
+    per_chunk = CHUNK // 8
     for c in prange(n_chunks):
         work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
-        for t in range(c * TILES_PER_CHUNK, min(n_tiles(n), (c + 1) * TILES_PER_CHUNK)):
-            if is_quiet(quiet, t):
-                continue
-            for i in range(t * TILE, min(n, (t + 1) * TILE)):
+        for w in range(c * per_chunk, min(len(words), (c + 1) * per_chunk)):
+            marked = words[w]
+            while marked:
+                i = 8 * w + (trailing_zeros(marked) >> 3)
+                marked &= marked - uint64(1)
                 labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                            separation_prob, skill_find, train_prob)
                 if migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
                                hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
                                permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
                                service_weights, prm):
-                    changed[i] = 1
+                    mask[i] |= CHANGED
                 settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
                                     head_of, months_in_city, insured_months, permit, land, tier, takeup_land,
                                     takeup_noland, habitual, open_months, relaxed_months, relaxed_insured,
                                     settled_household)
-    return sum_chunks(work), sum_chunks(moves), rows_where(changed, 1, n, n_chunks)
+    return sum_chunks(work), sum_chunks(moves), rows_where(mask, CHANGED, n, n_chunks)
 
 
 @njit(cache=True)
