@@ -1,19 +1,24 @@
 """The month's fused passes: one parallel loop over the agent rows runs the row rules of several processes.
 
-At 14 million agents a pass over the person columns costs tens of milliseconds whatever it computes:
-the time goes to reading the columns from memory, not to the arithmetic. So where consecutive steps of
-the month only read and write the row at hand (and rows that the step itself never writes, such as the
-head's), they share one loop, each row running the rules in the schedule's order. The rules live in
-their process's module (``labour_row``, ``migrate_row``, ``services_row``, ...); this module only
-composes them, so the month's order of operations is exactly that of ``CitizenizationModel.step`` and of
-the pure-Mesa reference. Following the head is the exception: it visits only the households whose head
-moved, changed housing or was replaced this month (:func:`follow_and_find_leavers`).
+At 14 million agents every pass over the person columns costs tens of milliseconds. So where
+consecutive steps of the month only read and write the row at hand (and rows that the step itself never
+writes, such as the head's), they share one loop, each row running the rules in the schedule's order.
+The rules live in their process's module (``labour_row``, ``migrate_row``, ``services_row``, ...); this
+module only composes them, so the month's order of operations is exactly that of
+``CitizenizationModel.step`` and of the pure-Mesa reference. Following the head is the exception: it
+visits only the households whose head moved, changed housing or was replaced this month
+(:func:`follow_and_find_leavers`).
+
+The rules branch on the row's state, and branches on scattered columns cost a scalar loop about ten
+nanoseconds a row. So the labour/migration and the services passes first mark the rows their rules may
+change, with a branch-free test (a superset of those rows) in a loop that the compiler vectorises, and
+run the rules on the marked rows alone, found eight at a time from the mask's 64-bit words. The
+services pass marks no row in the tiles that :mod:`sim.kernels.quiet` found quiet; the labour/migration
+pass marks rural-hukou rows only, which quiet tiles do not hold.
 
 Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
-the number of threads. The labour/migration and services passes skip the tiles of rows that
-:mod:`sim.kernels.quiet` found quiet (``quiet``). A chunk's tally is sliced once, outside the row loop:
-every slice of an array touches its reference count atomically, and a slice per row made the two
-threads fight over that count.
+the number of threads. A chunk's tally is sliced once, outside the row loop: every slice of an array
+touches its reference count atomically, and a slice per row made the two threads fight over that count.
 """
 
 import numpy as np
@@ -33,7 +38,7 @@ from sim.kernels.migration import (
     ROLE_HEAD,
     migrate_row,
 )
-from sim.kernels.quiet import TILE, TILES_PER_CHUNK, is_quiet, n_tiles
+from sim.kernels.quiet import TILE, TILES_PER_CHUNK, in_quiet_tile, is_quiet, n_tiles
 from sim.kernels.select import (
     HOUSEHOLD_CANDIDATE,
     SCHOOL_CANDIDATE,
@@ -45,6 +50,7 @@ from sim.kernels.select import (
 from sim.kernels.services import (
     SCHOOL_AGE_MAX,
     SCHOOL_AGE_MIN,
+    SCHOOL_NONE,
     SCHOOL_PRIVATE,
     SCHOOL_PUBLIC,
     services_row,
@@ -169,6 +175,21 @@ def _follow_and_share(i, head, with_head, alive, role, city, urban, months_in_ci
         share_head_housing(i, head, alive, with_head, city, housing)
 
 
+@njit(inline="always", cache=True)
+def _may_need_services(i, alive, age, role, urban, hukou_urban, with_head, school, housing):
+    """Whether the services pass may change or mark row ``i``: a living migrant (months of residence), a
+    row of school age, a child under 18 apart from its head (it may rejoin), one holding a school status
+    or renting. For every other row :func:`sim.kernels.services.services_row` writes nothing and it is
+    no candidate. Branch-free, so that its loop vectorises."""
+    a = age[i]
+    hs = housing[i]
+    migrant = urban[i] & (hukou_urban[i] ^ uint8(1))
+    school_age = uint8(a >= SCHOOL_AGE_MIN) & uint8(a <= SCHOOL_AGE_MAX)
+    apart = (with_head[i] ^ uint8(1)) & uint8(role[i] == ROLE_CHILD) & uint8(a < 18)
+    return alive[i] & (migrant | school_age | apart | uint8(school[i] != SCHOOL_NONE) | uint8(hs == RENTED) |
+                       uint8(hs == AFFORDABLE))
+
+
 @njit(parallel=True, cache=True)
 def services_and_candidates(quiet, key, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                             employed, months_in_city, permit, insured_months, school, housing, permit_months,
@@ -176,26 +197,37 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
     """Residence, permits, insurance and school status (:func:`sim.kernels.services.services_row`); then the
     candidates of the serial seat and housing allocations are marked.
 
-    Returns (school candidate rows, household candidate rows), ascending. Neither allocation changes
-    who is a candidate of the other: seats never change a head's housing. Members living with their head
-    hold its housing here (shared in :func:`follow_and_find_leavers`, or on rejoining it in
-    ``services_row``), so a row's own housing tells whether its household rents; the left-behind
-    children of school age are candidates too, as the seat allocation may bring them to a renting head.
+    The rows the pass may change are marked first, outside the quiet tiles, in a branch-free loop
+    (:func:`_may_need_services`); the rules run on those alone, eight rows at a time as in
+    :func:`sim.kernels.select.rows_where`. Returns (school candidate rows, household candidate rows),
+    ascending. Neither allocation changes who is a candidate of the other: seats never change a head's
+    housing. Members living with their head hold its housing here (shared in
+    :func:`follow_and_find_leavers`, or on rejoining it in ``services_row``), so a row's own housing tells
+    whether its household rents; the left-behind children of school age are candidates too, as the seat
+    allocation may bring them to a renting head.
     """
+    busy = row_mask(n)
+    for i in prange(n):
+        busy[i] = _may_need_services(i, alive, age, role, urban, hukou_urban, with_head, school, housing) & \
+            (uint8(1) ^ in_quiet_tile(quiet, i))
     mask = row_mask(n)
-    for t in prange(n_tiles(n)):
-        if is_quiet(quiet, t):
-            continue
-        for i in range(t * TILE, min(n, (t + 1) * TILE)):
-            services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
-                         employed, months_in_city, permit, insured_months, school, housing, permit_months,
-                         permit_prob, insurance_prob)
-            school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
-                                             SCHOOL_PRIVATE)
-            # A left-behind child of school age may be brought to a renting head by the seat allocation.
-            left_behind_pupil = school_row & (1 - with_head[i])
-            household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
-            mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
+    words = busy.view(np.uint64)
+    per_chunk = CHUNK // 8
+    for c in prange(n_chunks):
+        for w in range(c * per_chunk, min(len(words), (c + 1) * per_chunk)):
+            marked = words[w]
+            while marked:
+                i = 8 * w + (trailing_zeros(marked) >> 3)
+                marked &= marked - uint64(1)
+                services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
+                             employed, months_in_city, permit, insured_months, school, housing, permit_months,
+                             permit_prob, insurance_prob)
+                school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX,
+                                                 SCHOOL_PUBLIC, SCHOOL_PRIVATE)
+                # A left-behind child of school age may be brought to a renting head by the seat allocation.
+                left_behind_pupil = school_row & (1 - with_head[i])
+                household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
+                mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
     return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
 
 

@@ -2,11 +2,11 @@
 
 Half of the agents are urban-hukou residents living in their town with their household: from one
 month to the next they only die, give birth and are counted (and age, in January). The passes of
-labour, migration and settlement, and of services and candidate marking do nothing to them, yet each
-would test every one of them. :func:`quiet_tiles` finds the tiles of ``TILE`` consecutive rows in which
-every living row belongs to such a household whenever the rows move or age: at the start and after each
-January's ageing and compaction; the two passes skip those tiles until the next compaction. The skip
-changes no result:
+services and candidate marking, of December's points applicants and of the family flag do nothing to
+them, and the last pass only counts them, yet each would test every one of them. :func:`quiet_tiles`
+finds the tiles of ``TILE`` consecutive rows in which every living row belongs to such a household
+whenever the rows move or age: at the start and after each January's ageing and compaction; those passes
+skip the tiles (or count them per city) until the next compaction. The skip changes no result:
 
 - a quiet household's rows all hold an urban hukou, live in a town in their head's city, with their
   head, in its housing, which is not rented or an affordable place; no row has the head role without
@@ -51,7 +51,7 @@ def _settled_row(i, role, household, head_of, hukou_urban, urban, city, with_hea
 @njit(parallel=True, cache=True)
 def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, with_head, school, housing, n):
     """Flag per whole tile of the first ``n`` rows: 1 where every living row belongs to a household whose
-    living rows are all settled urban residents (see the module docstring).
+    living rows are all settled urban residents (see the module docstring); then a 0 for the rest.
 
     The children of those households get the school status of their age here
     (:func:`sim.kernels.services.home_school_status`): what the next services pass would write, as nothing
@@ -66,7 +66,7 @@ def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, 
         if alive[i] == 1 and busy[household[i]] == 0:
             school[i] = home_school_status(age[i])
     n_tiles = n // TILE
-    quiet = np.zeros(n_tiles, np.uint8)
+    quiet = np.zeros(n_tiles + 1, np.uint8)  # the last 0 stands for the rows past whole tiles (is_quiet)
     for t in prange(n_tiles):
         q = 1
         for i in range(t * TILE, (t + 1) * TILE):
@@ -77,8 +77,15 @@ def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, 
 
 @njit(inline="always", cache=True)
 def is_quiet(quiet, t):
-    """Tile ``t`` is skipped this month (tiles past the flagged ones never are)."""
-    return t < len(quiet) and quiet[t] == 1
+    """Tile ``t`` is skipped this month. ``quiet`` ends with a 0 that stands for every tile past the whole
+    tiles flagged (the partial last one, and the rows of newborns since)."""
+    return quiet[min(np.int64(t), len(quiet) - 1)] == 1
+
+
+@njit(inline="always", cache=True)
+def in_quiet_tile(quiet, i):
+    """1 if row ``i`` lies in a quiet tile, else 0 (branch-free, for vectorised loops)."""
+    return quiet[min(np.int64(i) // TILE, len(quiet) - 1)]
 
 
 @njit(inline="always", cache=True)
