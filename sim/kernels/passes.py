@@ -22,8 +22,7 @@ touches its reference count atomically, and a slice per row made the two threads
 """
 
 import numpy as np
-from numba import njit, prange, uint8, uint64
-from numba.cpython.unsafe.numbers import trailing_zeros
+from numba import njit, prange, uint8
 
 from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
@@ -42,8 +41,10 @@ from sim.kernels.quiet import TILE, TILES_PER_CHUNK, in_quiet_tile, is_quiet, n_
 from sim.kernels.select import (
     HOUSEHOLD_CANDIDATE,
     SCHOOL_CANDIDATE,
+    bit_in_every_byte,
     is_household_candidate,
     is_school_candidate,
+    pop_row,
     row_mask,
     rows_where,
 )
@@ -107,13 +108,13 @@ def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, ag
         mask[i] = _may_work_or_move(move_key, i, alive, age, role, hukou_urban, urban, housing, leave_max)
     words = mask.view(np.uint64)
     per_chunk = CHUNK // 8
+    may_change = bit_in_every_byte(1)
     for c in prange(n_chunks):
         work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
         for w in range(c * per_chunk, min(len(words), (c + 1) * per_chunk)):
-            marked = words[w]
+            marked = words[w] & may_change  # read before the rows of the word mark their changes
             while marked:
-                i = 8 * w + (trailing_zeros(marked) >> 3)
-                marked &= marked - uint64(1)
+                i, marked = pop_row(w, marked)
                 labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                            separation_prob, skill_find, train_prob)
                 if migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
@@ -217,8 +218,7 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
         for w in range(c * per_chunk, min(len(words), (c + 1) * per_chunk)):
             marked = words[w]
             while marked:
-                i = 8 * w + (trailing_zeros(marked) >> 3)
-                marked &= marked - uint64(1)
+                i, marked = pop_row(w, marked)
                 services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                              employed, months_in_city, permit, insured_months, school, housing, permit_months,
                              permit_prob, insurance_prob)

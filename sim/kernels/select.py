@@ -37,7 +37,7 @@ def rows_where(mask, bit, n, n_chunks):
     n_words = (n + 7) // 8
     per_chunk = CHUNK // 8
     shift = uint64(trailing_zeros(uint64(bit)))
-    pattern = uint64(bit) * _ONE_PER_BYTE
+    pattern = bit_in_every_byte(bit)
     counts = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
         k = 0
@@ -53,10 +53,22 @@ def rows_where(mask, bit, n, n_chunks):
         for w in range(c * per_chunk, min(n_words, (c + 1) * per_chunk)):
             m = words[w] & pattern
             while m:
-                rows[j] = 8 * w + (trailing_zeros(m) >> 3)
+                rows[j], m = pop_row(w, m)
                 j += 1
-                m &= m - uint64(1)
     return rows
+
+
+@njit(inline="always", cache=True)
+def pop_row(w, marked):
+    """The lowest row marked in ``marked`` (word ``w`` of a row mask, masked to one bit per byte), and the
+    word without it."""
+    return 8 * w + (trailing_zeros(marked) >> 3), marked & (marked - uint64(1))
+
+
+@njit(inline="always", cache=True)
+def bit_in_every_byte(bit):
+    """A 64-bit word with ``bit`` set in each of its bytes: masks one bit of eight rows of a row mask."""
+    return uint64(bit) * _ONE_PER_BYTE
 
 
 @njit(inline="always", cache=True)
