@@ -113,6 +113,13 @@ def measure(scale: int, threads: int, steps: int, seed: int = 0) -> dict:
     }
 
 
+def fastest(runs: list[dict]) -> dict:
+    """The run with the highest overall agent-steps per second, with the number of runs it was chosen from."""
+    best = max(runs, key=lambda r: r["overall_agent_steps_per_s"])
+    best["runs"] = len(runs)
+    return best
+
+
 def run_child(scale: int, threads: int, steps: int, seed: int = 0) -> dict:
     """:func:`measure` in a fresh Python process (its own peak RSS); returns its result."""
     env = dict(os.environ)
@@ -181,9 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     for scale in args.scales:
         for threads in args.threads:
             print(f"scale 1:{scale}, {threads} thread(s) ...", file=sys.stderr, flush=True)
-            runs = [run_child(scale, threads, args.steps, args.seed) for _ in range(args.repeat)]
-            r = max(runs, key=lambda x: x["overall_agent_steps_per_s"])
-            r["runs"] = len(runs)
+            r = fastest([run_child(scale, threads, args.steps, args.seed) for _ in range(args.repeat)])
             results.append(r)
             print(f"  init {r['init_s']:.2f} s, best {r['best_agent_steps_per_s'] / 1e6:.1f}M agent-steps/s, "
                   f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GiB", file=sys.stderr, flush=True)

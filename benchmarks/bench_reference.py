@@ -20,6 +20,9 @@ Run from the repository root::
    small scale (the reference's rate per agent hardly depends on the population size;
    ``--reference-scales 1000`` measures it on the 1:1000 population, about 1.4M Python agents, for
    fewer months).
+
+``--repeat N`` runs every measurement N times and keeps each model's fastest run (overall rate), as
+:mod:`benchmarks.bench_engine` does on a shared machine.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.bench_engine import SCENARIO, run_child, warm_up
+from benchmarks.bench_engine import SCENARIO, fastest, run_child, warm_up
 
 TARGET_SPEEDUP = 300
 
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="extra scales for the reference alone (e.g. 1000: ~1.4M Python agents)")
     ap.add_argument("--reference-months", type=int, default=2, help="months for --reference-scales runs")
     ap.add_argument("--threads", type=int, default=2, help="numba threads of the engine")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of every measurement; each model keeps its fastest (overall) run, as bench_engine")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
 
@@ -88,23 +93,24 @@ def main(argv: list[str] | None = None) -> None:
     warm_up()
     rows = []
     print(f"reference and engine at 1:{args.scale}, {args.months} months ...", file=sys.stderr, flush=True)
-    ref, eng = measure_pair(args.scale, args.months)
+    pairs = [measure_pair(args.scale, args.months) for _ in range(args.repeat)]
+    ref, eng = fastest([r for r, _ in pairs]), fastest([e for _, e in pairs])
     rows += [ref, eng]
     small_ref = ref
     for scale in args.reference_scales:
         if scale == args.scale:
             continue
         print(f"reference at 1:{scale}, {args.reference_months} months ...", file=sys.stderr, flush=True)
-        r, _ = measure_pair(scale, args.reference_months, engine_too=False)
-        rows.append(r)
+        rows.append(fastest([measure_pair(scale, args.reference_months, engine_too=False)[0]
+                             for _ in range(args.repeat)]))
     for scale in args.full_scales:
         print(f"engine at 1:{scale} (fresh process) ...", file=sys.stderr, flush=True)
-        r = run_child(scale, args.threads, args.months)
+        r = fastest([run_child(scale, args.threads, args.months) for _ in range(args.repeat)])
         r.update(model="engine (numba)", months=r["steps"])
         rows.append(r)
 
     print(f"citizensim engine vs pure-Mesa reference, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU(s), "
-          f"engine on {args.threads} thread(s), reference on 1\n")
+          f"engine on {args.threads} thread(s), reference on 1, fastest of {args.repeat} run(s) each\n")
     print("| model | scale | agents | months | init s | agent-steps/s best month | overall | overall per CPU-s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
