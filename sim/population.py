@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from sim.kernels.select import nonzero_rows
+
 # name -> (dtype, meaning). The order is the documentation order.
 FIELDS: dict[str, tuple[type, str]] = {
     "alive": (np.uint8, "1 while the agent is alive"),
@@ -321,7 +323,7 @@ def household_rows(selected, head_of, household, split_base, block_rows, n):
     head's block (:func:`block_end`; none for a household without a head), then the newborns since the last
     compaction. Lets a kernel that concerns a few thousand households visit their members instead of every
     row."""
-    households = np.flatnonzero(selected)
+    households = nonzero_rows(selected)
     ends = np.empty(len(households), np.int64)
     size = n - block_rows
     for j in range(len(households)):

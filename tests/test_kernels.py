@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sim.kernels import CHUNK, migration, n_chunks
 from sim.kernels.demography import deaths_mothers_and_families
 from sim.kernels.housing import AFFORDABLE, RENTED, allocate_affordable
-from sim.kernels.select import row_mask, rows_where
+from sim.kernels.select import nonzero_rows, row_mask, rows_where
 from sim.population import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
 from sim.rng import stream_key
 
@@ -218,13 +218,21 @@ def test_points_quota_is_charged_for_the_members_who_settle():
 
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(0, 3 * CHUNK + 13), density=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1),
-       bit=st.sampled_from([1, 2, 4, 128]))
+       bit=st.sampled_from([1, 2, 4, 128, 3, 0xFF]))
 def test_rows_where_lists_the_marked_rows_in_order(n, density, seed, bit):
     """The word-at-a-time scan agrees with numpy on any mask: sizes across chunk and word edges, every
-    density, the other bits of each byte set at random."""
+    density, the other bits of each byte set at random, one bit or several asked for."""
     rng = np.random.default_rng(seed)
     mask = row_mask(n)
     mask[:n] = rng.integers(0, 256, n).astype(np.uint8) & ~np.uint8(bit)
     mask[:n] |= np.where(rng.random(n) < density, bit, 0).astype(np.uint8)
     expected = np.flatnonzero(mask[:n] & bit)
     np.testing.assert_array_equal(rows_where(mask, bit, n, n_chunks(n)), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.integers(0, 255), max_size=200), zeros=st.integers(0, CHUNK + 9))
+def test_nonzero_rows_agrees_with_numpy_on_flags_of_any_length(values, zeros):
+    """Household flags are not padded to whole words: the tail past the last word counts too."""
+    flags = np.concatenate((np.zeros(zeros, np.uint8), np.array(values, np.uint8)))
+    np.testing.assert_array_equal(nonzero_rows(flags), np.flatnonzero(flags))
