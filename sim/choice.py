@@ -60,7 +60,7 @@ def logit_probabilities(v: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def cumulative(probabilities):
     """Row-wise cumulative distribution with the last column exactly 1 (for binary-search sampling).
 

@@ -61,7 +61,7 @@ def deaths_mothers_and_families(quiet, death_key, birth_key, alive, age, sex, ci
     return died, rows_where(events, 2, n, n_chunks)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def write_births(sex_key, mothers, first_row, alive, age, sex, household, role, with_head, origin_city, hukou_city,
                  hukou_urban, city, urban, land):
     """Newborns (rows from ``first_row``, in the mothers' order) join the mother's household, place and hukou."""

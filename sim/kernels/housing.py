@@ -49,7 +49,7 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)
     # 1. tenants' stay-or-leave (one draw per head, which every member can evaluate), occupied places,
     #    and the heads who apply: renting (possibly since a moment ago) eligible migrants.
-    occupied = np.zeros((n_chunks, n_cities), np.int64)
+    occupied = np.zeros((n_chunks, 1, n_cities), np.int64)  # (chunk, 1, city) as sum_chunks takes it
     applies = row_mask(n_rows)
     for c in prange(n_chunks):
         for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
@@ -65,12 +65,12 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
                         housing[i] = RENTED
                         applies[j] = LEFT
                 else:
-                    occupied[c, city[i]] += 1
+                    occupied[c, 0, city[i]] += 1
             if h == i and not left and housing[i] == RENTED and is_migrant(i, alive, urban, hukou_urban) \
                     and months_in_city[i] >= elig_months and insured_months[i] >= elig_insured \
                     and uniform(key, i, 1) < apply_prob:
                 applies[j] = APPLIES
-    used = sum_chunks(occupied.reshape(n_chunks, 1, n_cities))[0]
+    used = sum_chunks(occupied)[0]
     applicants = rows[rows_where(applies, APPLIES, n_rows, n_chunks)]
     changed = np.zeros(len(head_of), np.uint8)  # households whose head's housing changes here
     for i in rows[rows_where(applies, LEFT, n_rows, n_chunks)]:

@@ -261,5 +261,6 @@ def reclassify_and_count(quiet, key, alive, household, hukou_urban, hukou_city, 
     totals = sum_chunks(stocks)
     quiet_residents = sum_chunks(settled)[0]
     for k in (RESIDENTS, URBAN, URBAN_HUKOU):
-        totals[k] += quiet_residents
+        for city_k in range(n_cities):  # (not an array +=: its shape checks cost seconds of compilation)
+            totals[k, city_k] += quiet_residents[city_k]
     return sum_chunks(reclassified), totals

@@ -23,7 +23,7 @@ def row_mask(n):
     return np.zeros((n + 7) // 8 * 8, np.uint8)
 
 
-@njit(parallel=True, cache=True)
+@njit(inline="always", cache=True)
 def rows_where(mask, bits, n, n_chunks):
     """Rows ``i < n`` with ``mask[i] & bits`` nonzero, ascending (``mask`` from :func:`row_mask`).
 
@@ -32,7 +32,17 @@ def rows_where(mask, bits, n, n_chunks):
     a fill that jumps from one marked byte to the next by its trailing zeros. A byte-by-byte fill branches
     on every row, and the candidates are scattered, so it stalls on mispredictions: this is two to three
     times faster. Little-endian hosts only (x86-64, arm64): byte ``k`` of a word is row ``8 * word + k``.
+
+    This wrapper is inlined and passes ``bits`` on as a plain int64: called from compiled code with a
+    constant, a function is compiled anew for each constant (numba types it as that literal value), and
+    :func:`_rows_where` is compiled once.
     """
+    return _rows_where(mask, np.int64(bits), n, n_chunks)
+
+
+@njit(parallel=True, cache=True)
+def _rows_where(mask, bits, n, n_chunks):
+    """The scan of :func:`rows_where`."""
     words = mask.view(np.uint64)
     n_words = (n + 7) // 8
     per_chunk = CHUNK // 8
@@ -73,8 +83,16 @@ def nonzero_rows(flags):
     whole words: four times faster than ``np.flatnonzero`` on the millions of household flags)."""
     whole = len(flags) // 8 * 8
     head = rows_where(flags[:whole], 0xFF, whole, max(1, (whole + CHUNK - 1) // CHUNK))
-    tail = np.flatnonzero(flags[whole:]) + whole
-    return np.concatenate((head, tail))
+    # (loops, not np.concatenate or a slice assignment: their shape checks cost seconds of compilation)
+    rows = np.empty(len(head) + len(flags) - whole, np.int64)  # room for every row of the tail
+    for k in range(len(head)):
+        rows[k] = head[k]
+    k = len(head)
+    for i in range(whole, len(flags)):
+        if flags[i] != 0:
+            rows[k] = i
+            k += 1
+    return rows[:k]
 
 
 @njit(inline="always", cache=True)
