@@ -362,7 +362,7 @@ class CitizenizationModel(mesa.Model):
         p, cols = self.people, self.people.columns
         no_reclassification = np.zeros(self.geo.n_cities)
         _, stocks = passes.reclassify_and_count(
-            np.zeros(1, np.uint8), self._key(Stream.RECLASSIFY), cols["alive"], cols["household"],
+            quiet.no_quiet_tiles(), self._key(Stream.RECLASSIFY), cols["alive"], cols["household"],
             cols["hukou_urban"], cols["hukou_city"], cols["city"], cols["urban"], cols["employed"],
             cols["insured_months"], cols["permit"], cols["school"], cols["housing"], cols["age"], cols["skill"],
             self.geo.province, no_reclassification, 0.0, p.n,

@@ -13,6 +13,7 @@ from sim.kernels import migration, n_chunks, passes
 from sim.kernels.housing import AFFORDABLE, RENTED
 from sim.kernels.labour import labour_row
 from sim.kernels.migration import migrate_row
+from sim.kernels.quiet import no_quiet_tiles
 from sim.kernels.select import is_household_candidate, is_school_candidate
 from sim.kernels.services import SCHOOL_AGE_MAX, SCHOOL_AGE_MIN, SCHOOL_PRIVATE, SCHOOL_PUBLIC, services_row
 from sim.kernels.settlement import settle_open_relaxed
@@ -133,8 +134,7 @@ def test_services_on_marked_rows_equal_every_row(seed, n):
                     c["with_head"], c["employed"], c["months_in_city"], c["permit"], c["insured_months"], c["school"],
                     c["housing"])
         if marked:
-            no_quiet_tile = np.zeros(1, np.uint8)
-            out = passes.services_and_candidates(no_quiet_tile, key, *row_cols, 6, 0.5, 0.5, n, n_chunks(n))
+            out = passes.services_and_candidates(no_quiet_tiles(), key, *row_cols, 6, 0.5, 0.5, n, n_chunks(n))
         else:
             out = _services_every_row(key, *row_cols, n)
         return out, cols

@@ -75,17 +75,29 @@ def quiet_tiles(alive, age, role, household, head_of, hukou_urban, urban, city, 
     return quiet
 
 
+def no_quiet_tiles() -> np.ndarray:
+    """Flags that take no tile as quiet (before the tiles are found, or to switch the skip off): the
+    trailing 0 alone."""
+    return np.zeros(1, np.uint8)
+
+
+@njit(inline="always", cache=True)
+def _tile_flag(quiet, t):
+    """Flag of tile ``t``: ``quiet`` ends with a 0 that stands for every tile past the whole tiles flagged
+    (the partial last one, and the rows of newborns since)."""
+    return quiet[min(np.int64(t), len(quiet) - 1)]
+
+
 @njit(inline="always", cache=True)
 def is_quiet(quiet, t):
-    """Tile ``t`` is skipped this month. ``quiet`` ends with a 0 that stands for every tile past the whole
-    tiles flagged (the partial last one, and the rows of newborns since)."""
-    return quiet[min(np.int64(t), len(quiet) - 1)] == 1
+    """Tile ``t`` is skipped this month."""
+    return _tile_flag(quiet, t) == 1
 
 
 @njit(inline="always", cache=True)
 def in_quiet_tile(quiet, i):
     """1 if row ``i`` lies in a quiet tile, else 0 (branch-free, for vectorised loops)."""
-    return quiet[min(np.int64(i) // TILE, len(quiet) - 1)]
+    return _tile_flag(quiet, np.int64(i) // TILE)
 
 
 @njit(inline="always", cache=True)
