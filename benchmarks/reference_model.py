@@ -77,6 +77,7 @@ from collections import Counter, defaultdict
 
 import mesa
 
+from sim.agent_base import Agent
 from sim.cities import CITY_STOCKS
 from sim.kernels.tally import STOCKS
 from sim.model import FLOWS
@@ -174,7 +175,7 @@ class Household:
         return any(p.alive and p.role == CHILD and SCHOOL_AGE_MIN <= p.age <= SCHOOL_AGE_MAX for p in self.members)
 
 
-class Place(mesa.Agent):
+class Place(Agent):
     """A prefecture-level city: tier, labour market, quota and the plan's city levers (``sim.cities``)."""
 
     def __init__(self, model: ReferenceModel, index: int, state, geo, seats_used, seat_demand) -> None:
@@ -303,7 +304,7 @@ class Place(mesa.Agent):
                                                       * self.affordable_chance)
 
 
-class Person(mesa.Agent):
+class Person(Agent):
     """One person with plain Python attributes (the engine's columns, see ``sim.population.FIELDS``)."""
 
     def __init__(self, model: ReferenceModel, household: Household, newborn: bool = False, **attributes) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
+from sim.agent_base import Agent
 from sim.geography import TIER_KEYS, Geography, tier_of
 from sim.policy import Employment, Policy, Scenario, Services
 from sim.rng import Stream, stream_key, uniform
@@ -250,7 +251,7 @@ class CityState:
         return state
 
 
-class City(mesa.Agent):
+class City(Agent):
     """One prefecture-level city: owns column ``index`` of the model's :class:`CityState`."""
 
     def __init__(self, model: mesa.Model, index: int) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 
 import mesa
 import numpy as np
@@ -102,6 +104,17 @@ def test_mesa_batch_run_works():
     assert len(results) == 2
     assert all(0 < r["resident_rate"] < 1 and 0 < r["hukou_rate"] < 1 for r in results)
     assert {r["seed"] for r in results} == {1, 2}
+
+
+def test_a_model_no_longer_referred_to_is_freed(small_scenario):
+    """Mesa 3.3 keeps every model in ``Agent._ids`` (mesa#3179); the cities' base class must not, or a
+    calibration that builds hundreds of models runs out of memory."""
+    model = CitizenizationModel(small_scenario)
+    model.step()
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
 
 
 def test_cities_are_mesa_agents(small_scenario):
