@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from analysis.calibrate import (
     BACKTEST_SCENARIO,
+    DIFF_STEP,
     FIT_YEARS,
     FITTED,
     OUT_OF_SAMPLE_YEARS,
@@ -25,6 +26,7 @@ from analysis.calibrate import (
     calibrated_values,
     default_value,
     fit_targets,
+    forward_jacobian,
     residuals,
 )
 from sim.cli import app
@@ -51,6 +53,24 @@ def test_out_of_sample_years_are_never_fitted():
     assert len(targets) == 7
     ageing = targets[targets["metric"] == "migrant_ageing"].set_index("year")["official"]
     assert ageing.to_dict() == pytest.approx({2021: 41.7 - 41.4, 2022: 42.3 - 41.4})
+
+
+
+def test_forward_jacobian_steps_every_log_parameter_alike():
+    """The same step in each log-parameter, also at 0 (a factor of 1), backward at an upper bound."""
+    calls = []
+
+    def fun(x):
+        calls.append(x.copy())
+        return np.array([2.0 * x[0] + x[1], x[1] ** 2])
+
+    x = np.array([0.0, -5.7])
+    jac = forward_jacobian(fun, x, lo=np.array([-1.0, -9.0]), hi=np.array([1.0, -5.6]))
+    assert jac[:, 0] == pytest.approx([2.0, 0.0])
+    assert jac[0, 1] == pytest.approx(1.0)
+    assert jac[1, 1] == pytest.approx(2 * -5.7 - DIFF_STEP)  # backward: x + step would pass -5.6
+    assert [c[0] - x[0] for c in calls[1:]] == pytest.approx([DIFF_STEP, 0.0])
+    assert calls[2][1] - x[1] == pytest.approx(-DIFF_STEP)
 
 
 def test_calibrated_parameters_fit_better_than_defaults():

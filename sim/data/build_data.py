@@ -512,7 +512,8 @@ def build_history() -> pd.DataFrame:
         if y <= 2015 or y == 2010:
             src_mw = "MW: recalled NBS 农民工监测调查报告 (unverified, L)"
         elif y <= 2018:
-            src_mw = "MW: recalled NBS reports (2018 total in facts.md; rest unverified, L)"
+            src_mw = ("MW: NBS 2017年/2018年农民工监测调查报告 as republished (People's Daily Online 2019-04-29; "
+                      "report text 2018-04-27); 2016 from the 2017 report's changes on the year")
         else:
             src_mw = "MW: facts.md §1 (NBS monitoring survey reports)"
         if 2011 <= y <= 2019:
