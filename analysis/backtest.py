@@ -6,6 +6,8 @@ and how much older the migrant workers are than at end-2020 (the survey's averag
 value, the official value and the error (percentage points for the rates, percent for migrant workers,
 years for the ageing). 2021-2022 are the calibration years; 2023-2024 are out-of-sample (marked in the
 table). Targets: resident urbanization within 0.3 pp each year, migrant workers within 3%.
+
+Several seeds give the mean over them (judged against the targets) and the range of a single seed's error.
 """
 
 from __future__ import annotations
@@ -43,21 +45,34 @@ UNIT = {"resident_rate": "pp", "hukou_rate": "pp", "migrant_workers": "%", "migr
 
 
 def backtest_table(simulated: pd.DataFrame, history: pd.DataFrame, years=YEARS) -> pd.DataFrame:
-    """Year x metric rows: simulated, official, error, unit, sample ('fit' / 'out-of-sample'), within target."""
+    """Year x metric rows: simulated, official, error, unit, sample ('fit' / 'out-of-sample'), within target.
+
+    ``simulated`` may hold several runs (a ``seed`` column): ``simulated`` and ``error`` are then those of the
+    mean over the seeds, which is judged against the target, and ``error_min``/``error_max`` the range of a
+    single seed's error.
+    """
+    runs = simulated if "seed" in simulated else simulated.assign(seed=0)
     rows = []
     for year in years:
         for metric in METRICS:
-            sim = simulated.loc[(simulated["year"] == year) & (simulated["metric"] == metric), "simulated"]
-            sim = float(sim.iloc[0]) if len(sim) else math.nan
+            sims = runs.loc[(runs["year"] == year) & (runs["metric"] == metric), "simulated"].to_numpy(float)
+            sim = float(sims.mean()) if len(sims) else math.nan
             off = official_value(history, year, metric)
             unit = UNIT[metric]
-            err = {"%": 100 * (sim / off - 1), "pp": 100 * (sim - off), "y": sim - off}[unit]
+            err = _error(unit, sim, off)
+            each = [_error(unit, float(v), off) for v in sims]
             target = TARGET.get(metric)
             ok = None if target is None or not math.isfinite(err) else abs(err) <= target[1]
             rows.append({"year": year, "metric": metric, "simulated": sim, "official": off, "error": err,
-                         "unit": unit, "sample": "out-of-sample" if year in OUT_OF_SAMPLE_YEARS else "fit",
-                         "within_target": ok})
+                         "error_min": min(each, default=math.nan), "error_max": max(each, default=math.nan),
+                         "seeds": len(sims), "unit": unit,
+                         "sample": "out-of-sample" if year in OUT_OF_SAMPLE_YEARS else "fit", "within_target": ok})
     return pd.DataFrame(rows)
+
+
+def _error(unit: str, simulated: float, official: float) -> float:
+    """Simulated minus official: in percent of the official value, in percentage points, or in years."""
+    return {"%": 100 * (simulated / official - 1), "pp": 100 * (simulated - official), "y": simulated - official}[unit]
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -69,7 +84,8 @@ def _fmt(metric: str, value: float) -> str:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """The table as Markdown: one row per year, simulated / official / error per metric."""
+    """The table as Markdown: one row per year, simulated / official / error per metric (over several seeds:
+    the mean's, then the range of a single seed's error in brackets)."""
     head = "| year | sample | " + " | ".join(f"{LABEL[m]}: sim / official / error" for m in METRICS) + " |"
     lines = [head, "|" + "---|" * (2 + len(METRICS))]
     for year, g in table.groupby("year", sort=True):
@@ -77,6 +93,8 @@ def format_table(table: pd.DataFrame) -> str:
         for metric in METRICS:
             r = g.loc[g["metric"] == metric].iloc[0]
             err = f"{r.error:+.2f} {r.unit}" if math.isfinite(r.error) else "n/a"
+            if r.seeds > 1 and math.isfinite(r.error):
+                err += f" ({r.error_min:+.2f} to {r.error_max:+.2f})"
             mark = "" if r.within_target is None or not math.isfinite(r.error) else (" ✓" if r.within_target else " ✗")
             cells.append(f"{_fmt(metric, r.simulated)} / {_fmt(metric, r.official)} / {err}{mark}")
         sample = "out-of-sample" if year in OUT_OF_SAMPLE_YEARS else "fit"
@@ -88,8 +106,12 @@ def plot_backtest(simulated: pd.DataFrame, history: pd.DataFrame, title: str = "
     """Simulated vs official history 2016-2024, one panel per metric of the table.
 
     The band around the simulated line is the backtest target (±0.3 pp for the resident rate, ±3% for
-    migrant workers); the out-of-sample years are shaded.
+    migrant workers); the out-of-sample years are shaded. Over several seeds (a ``seed`` column) the line is
+    their mean and each seed is drawn thin.
     """
+    runs = simulated if "seed" in simulated else simulated.assign(seed=0)
+    simulated = runs.groupby(["year", "metric"], as_index=False)["simulated"].mean()
+    n_seeds = runs["seed"].nunique()
     fig, axes = plt.subplots(1, len(METRICS), figsize=(16, 4.2), dpi=120)
     years = [int(y) for y in history["year"] if y >= 2016]
     start = int(simulated["year"].min())
@@ -102,7 +124,11 @@ def plot_backtest(simulated: pd.DataFrame, history: pd.DataFrame, title: str = "
         color, k, unit, name = spec[metric]
         s = simulated[simulated["metric"] == metric].sort_values("year")
         y = s["simulated"] * k
-        ax.plot(s["year"], y, "-", color=color, lw=2, label="simulated")
+        ax.plot(s["year"], y, "-", color=color, lw=2,
+                label="simulated" if n_seeds == 1 else f"simulated (mean of {n_seeds} seeds)")
+        if n_seeds > 1:
+            for _, one in runs[runs["metric"] == metric].sort_values("year").groupby("seed"):
+                ax.plot(one["year"], one["simulated"] * k, "-", color=color, lw=0.6, alpha=0.5)
         if metric in TARGET:
             tol = TARGET[metric][1]
             half = tol if TARGET[metric][0] == "pp" else y * tol / 100
@@ -129,10 +155,17 @@ def plot_backtest(simulated: pd.DataFrame, history: pd.DataFrame, title: str = "
 
 
 def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], None] | None = None,
-                 extra: dict | None = None) -> tuple[pd.DataFrame, Path]:
-    """Simulate, tabulate and write ``backtest.csv``, ``backtest.md``, ``backtest.png`` and ``manifest.json``."""
+                 extra: dict | None = None, seeds: list[int] | None = None) -> tuple[pd.DataFrame, Path]:
+    """Simulate (the scenario's seed, or each of ``seeds``), tabulate and write ``backtest.csv``, ``backtest.md``,
+    ``backtest.png``, ``simulated.csv`` (every seed's values) and ``manifest.json``. ``on_month`` gets the
+    months done over all seeds."""
     t0 = time.perf_counter()
-    simulated = simulate_years(scenario, YEARS, on_month=on_month)
+    seeds = seeds or [scenario.seed]
+    months = 12 * (max(YEARS) - scenario.start_year + 1)
+    simulated = pd.concat([
+        simulate_years(scenario.model_copy(update={"seed": seed}), YEARS,
+                       on_month=None if on_month is None else lambda m, k=k: on_month(k * months + m)).assign(seed=seed)
+        for k, seed in enumerate(seeds)], ignore_index=True)
     history = load_history()
     table = backtest_table(simulated, history)
     seconds = time.perf_counter() - t0
@@ -146,7 +179,7 @@ def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], No
         plt.close(fig)
         outputs.write_json(tmp / "manifest.json", {
             "scenario": scenario.model_dump(mode="json"),
-            "seed": scenario.seed,
+            "seeds": seeds,
             "scale": scenario.scale,
             "fit_years": list(FIT_YEARS),
             "out_of_sample_years": list(OUT_OF_SAMPLE_YEARS),

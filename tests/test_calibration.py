@@ -129,3 +129,30 @@ def test_backtest_command_writes_table_and_figure(tmp_path):
     assert (out / "backtest.md").read_text().count("\n") >= 6
     res = table[table["metric"] == "resident_rate"]
     assert (res["error"].abs() < 3).all()  # pp; a sanity bound at this coarse scale, not the target
+
+
+def test_backtest_over_seeds_gives_their_mean_and_each_seeds_range(tmp_path):
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(BACKTEST_SCENARIO), "--scale", "50000", "--seeds", "1,2",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "backtest.csv")
+    runs = pd.read_csv(out / "simulated.csv")
+    assert set(runs["seed"]) == {1, 2} and (table["seeds"] == 2).all()
+    mean = runs.groupby(["year", "metric"])["simulated"].mean()
+    for r in table.itertuples():
+        assert r.simulated == pytest.approx(mean[r.year, r.metric])
+        if np.isfinite(r.error):
+            assert r.error_min - 1e-9 <= r.error <= r.error_max + 1e-9
+    assert (table["error_max"] > table["error_min"]).any()  # the seeds differ
+    assert " to " in (out / "backtest.md").read_text()
+
+
+@pytest.mark.parametrize("args", [["--seed", "1", "--seeds", "1,2"], ["--seeds", "1,x"], ["--seeds", "-1"]])
+def test_backtest_rejects_bad_seed_options_in_one_line(args, tmp_path):
+    res = CliRunner().invoke(app, ["backtest", str(BACKTEST_SCENARIO), "--scale", "50000", *args,
+                                   "--out", str(tmp_path / "bt")])
+    assert res.exit_code == 2
+    assert "seed" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "bt").exists()
