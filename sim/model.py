@@ -30,6 +30,7 @@ from sim.cities import CITY_STOCKS, SERVICE_WEIGHTS, City, CityState, permit_pro
 from sim.geography import Geography
 from sim.inputs import Demography, load_history
 from sim.kernels import demography, housing, migration, n_chunks, passes, quiet, select, services, settlement, tally
+from sim.memory import keep_freed_memory, release_freed_memory
 from sim.policy import Insurance, Scenario
 from sim.rng import Stream, stream_key
 from sim.scenario_io import load_scenario
@@ -66,6 +67,7 @@ class CitizenizationModel(mesa.Model):
         updates = {k: v for k, v in (("scale", scale), ("seed", seed), ("months", months)) if v is not None}
         scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
         super().__init__(seed=scenario.seed)
+        keep_freed_memory()  # the month's scratch arrays reuse last month's memory (sim.memory)
         self.scenario = scenario
         self.scale = scenario.scale
         self.seed_value = scenario.seed
@@ -173,6 +175,7 @@ class CitizenizationModel(mesa.Model):
         gave a head (:meth:`sim.population.People.compact`)."""
         cols, p = self.people.columns, self.people
         demography.age_one_year(cols["alive"], cols["age"], p.n)
+        release_freed_memory()  # the compaction's arrays make the year's peak: start it from the live memory
         headed = p.compact()
         self._find_quiet_tiles()  # the rows moved
         last = self.records[-1][0]
