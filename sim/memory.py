@@ -6,7 +6,8 @@ they are freed (``mmap``/``munmap``, and trimming the top of the heap), so each 
 page-fault their way in anew: 10-15% of an ordinary month at 1:100. :func:`keep_freed_memory` tells
 glibc to serve them from the heap and keep what is freed there for the next month;
 :func:`release_freed_memory` hands the kept memory back before January's compaction, whose own arrays
-set the year's peak of resident memory, so that the peak does not grow.
+set the year's peak of resident memory (at 1:100: 63 bytes per agent, against 62 with glibc's defaults
+and 66 without the release).
 
 Both act on the whole process (``mallopt``, ``malloc_trim``), and change no result.
 """
