@@ -10,6 +10,8 @@ import numpy as np
 from numba import njit
 
 CHUNK = 1 << 15
+#: rows of a list (a few thousand households' members) per parallel task
+ROWS_PER_TASK = 1 << 10
 
 
 def n_chunks(n: int) -> int:

@@ -19,6 +19,7 @@ Levers (二.(二).1, 二.(三).2; docs/levers.md):
 import numpy as np
 from numba import njit, prange
 
+from sim.kernels import ROWS_PER_TASK, sum_chunks
 from sim.kernels.quiet import TILE, is_quiet, n_tiles
 from sim.kernels.select import row_mask, rows_where
 from sim.population import household_rows
@@ -183,22 +184,29 @@ def _settle_member(key, i, t, alive, role, age, with_head, household, head_of, h
         t[1, k] += 1
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def settle_members(key, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city, urban,
                    months_in_city, permit, housing, settled_household, whole_family, member_share, split_base,
                    block_rows, n, n_cities):
     """Members of households whose head settled this month follow the settlement rule.
 
-    Only those households are visited (a few thousand a month even at 1:100, so serially): each settled
-    head's block, then the newborns since the last compaction. Returns (all settlers, points settlers,
-    joiners) x city; every settler counts in the head's city.
+    Only those households are visited (some 12,000 a month at 1:100): each settled head's block, then the
+    newborns since the last compaction. The rows are scattered, so they run in parallel (a serial loop
+    waits on memory): a row's outcome reads its own state and its head's place, which no row here
+    changes. Returns (all settlers, points settlers, joiners) x city; every settler counts in the head's
+    city.
     """
-    tally = np.zeros((3, n_cities), np.int64)
-    for i in household_rows(settled_household, head_of, household, split_base, block_rows, n):
-        _settle_member(key, i, tally, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city, city,
-                       urban, months_in_city, permit, housing, settled_household[household[i]], whole_family,
-                       member_share)
-    return tally
+    rows = household_rows(settled_household, head_of, household, split_base, block_rows, n)
+    n_tasks = max(1, (len(rows) + ROWS_PER_TASK - 1) // ROWS_PER_TASK)
+    tally = np.zeros((n_tasks, 3, n_cities), np.int64)
+    for c in prange(n_tasks):
+        tally_c = tally[c]  # sliced once per task: a slice per row costs two atomic refcounts
+        for j in range(c * ROWS_PER_TASK, min(len(rows), (c + 1) * ROWS_PER_TASK)):
+            i = rows[j]
+            _settle_member(key, i, tally_c, alive, role, age, with_head, household, head_of, hukou_urban, hukou_city,
+                           city, urban, months_in_city, permit, housing, settled_household[household[i]],
+                           whole_family, member_share)
+    return sum_chunks(tally)
 
 
 @njit(inline="always", cache=True)
