@@ -99,9 +99,10 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
 
     ``rows`` are the candidate rows in ascending order (every row of school age or holding a school
     place, marked by :func:`sim.kernels.passes.services_and_candidates`), so that the loops skip the
-    other agents. The capacity checks run serially in row order; bringing children and finding the
-    incumbents are order-free (a child's step reads its head, which no step here changes) and run in
-    parallel (the other steps are light, and a parallel loop costs seconds of compilation).
+    other agents. The capacity checks run serially in row order, over the incumbents and the applicants
+    only; bringing children, finding the incumbents and the applicants, and counting the demand are
+    order-free (a child's step reads its own state and its head's, which no step here changes) and run in
+    parallel.
     ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
     ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
     The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
@@ -131,10 +132,13 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
             used[lv, k] += 1
         else:
             school[i] = SCHOOL_PRIVATE
-    # 3. Applicants: new in the city, or (in September) in a private school.
-    for i in rows:
-        if not _applies(i, alive, age, urban, hukou_urban, months_in_city, school, reapply):
-            continue
+    # 3. Applicants: new in the city, or (in September) in a private school. Found in parallel (a row's own
+    #    state after step 2), then admitted serially in row order.
+    applying = row_mask(n_rows)
+    for c in prange(n_chunks):
+        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
+            applying[j] = _applies(rows[j], alive, age, urban, hukou_urban, months_in_city, school, reapply)
+    for i in rows[rows_where(applying, 1, n_rows, n_chunks)]:
         s = school[i]
         new = s == SCHOOL_NONE or (s == SCHOOL_PRIVATE and months_in_city[i] <= 1)
         h = head_of[household[i]]
@@ -153,12 +157,16 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
             school[i] = SCHOOL_LEFT_BEHIND
         else:
             school[i] = SCHOOL_PRIVATE
-    # 4. Demand: accompanying migrant children by level.
-    demand = np.zeros((2, n_cities), np.int64)
-    for i in rows:
-        if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and is_migrant(i, alive, urban, hukou_urban):
-            demand[_level(age[i]), city[i]] += 1
-    return sum_chunks(moved), used, demand
+    # 4. Demand: accompanying migrant children by level (counted per chunk).
+    demand = np.zeros((n_chunks, 2, n_cities), np.int64)
+    for c in prange(n_chunks):
+        demand_c = demand[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
+        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
+            i = rows[j]
+            if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and \
+                    is_migrant(i, alive, urban, hukou_urban):
+                demand_c[_level(age[i]), city[i]] += 1
+    return sum_chunks(moved), used, sum_chunks(demand)
 
 
 @njit(inline="always", cache=True)
