@@ -226,8 +226,9 @@ class CitizenizationModel(mesa.Model):
         p, cols, b, st = self.people, self.people.columns, self.scenario.behaviour, self.city_state
         hs = self.scenario.policy.housing
         _, allocated = housing.allocate_affordable(
-            self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], p.head_of, cols["hukou_urban"],
-            cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"], cols["insured_months"],
+            self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], cols["role"], p.head_of,
+            cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"],
+            cols["insured_months"],
             cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
             b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, p.n, self.geo.n_cities)
         flows[FLOWS.index("affordable_allocations")] = allocated

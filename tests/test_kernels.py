@@ -158,8 +158,9 @@ def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
     v["housing"][:] = [AFFORDABLE, AFFORDABLE, RENTED]
     rows = np.arange(p.n)
     used, allocated = allocate_affordable(
-        stream_key(1, 1, 15), rows, v["alive"], v["household"], p.head_of, v["hukou_urban"], v["urban"], v["city"],
-        v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([10.0]), 0, 0, 1.0, 1.0,
+        stream_key(1, 1, 15), rows, v["alive"], v["household"], v["role"], p.head_of, v["hukou_urban"], v["urban"],
+        v["city"], v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([10.0]), 0, 0,
+        1.0, 1.0,
         p.split_base, p.block_rows, p.n, 1)
     assert list(v["housing"]) == [RENTED, RENTED, AFFORDABLE]
     assert used[0] == 1 and allocated[0] == 1
@@ -177,9 +178,9 @@ def test_an_affordable_place_houses_only_the_living_members_of_the_family():
     v["insured_months"][:] = 60
     v["housing"][:] = RENTED
     used, allocated = allocate_affordable(
-        stream_key(1, 1, 15), np.arange(p.n), v["alive"], v["household"], p.head_of, v["hukou_urban"], v["urban"],
-        v["city"], v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([3.0]), 0, 0,
-        1.0, 0.0, p.split_base, p.block_rows, p.n, 1)
+        stream_key(1, 1, 15), np.arange(p.n), v["alive"], v["household"], v["role"], p.head_of, v["hukou_urban"],
+        v["urban"], v["city"], v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([3.0]),
+        0, 0, 1.0, 0.0, p.split_base, p.block_rows, p.n, 1)
     assert allocated[0] == 3 and used[0] == 3
     assert list(v["housing"][:3]) == [AFFORDABLE] * 3
 

@@ -20,7 +20,7 @@ from sim.kernels import CHUNK, ROWS_PER_TASK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
 from sim.kernels.select import row_mask, rows_where
-from sim.population import household_rows
+from sim.population import ROLE_HEAD, household_rows
 from sim.rng import uniform
 
 APPLIES, LEFT = 1, 2  # bits of the applicants' mask: applies for a place; the head left its place
@@ -33,7 +33,7 @@ def _lives_with_head(i, h, with_head, city):
 
 
 @njit(parallel=True, cache=True)
-def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban, city, with_head, months_in_city,
+def allocate_affordable(key, rows, alive, household, role, head_of, hukou_urban, urban, city, with_head, months_in_city,
                         insured_months, housing, places, elig_months, elig_insured, apply_prob, turnover,
                         split_base, block_rows, n, n_cities):
     """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
@@ -54,6 +54,8 @@ def allocate_affordable(key, rows, alive, household, head_of, hukou_urban, urban
     for c in prange(n_chunks):
         for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
             i = rows[j]
+            if housing[i] == RENTED and role[i] != ROLE_HEAD:
+                continue  # a member renting (with its head, which rents too) neither holds a place nor applies
             h = head_of[household[i]]
             if not _lives_with_head(i, h, with_head, city):
                 continue
