@@ -48,7 +48,6 @@ FIELDS: dict[str, tuple[type, str]] = {
 }
 
 ROLE_HEAD, ROLE_SPOUSE, ROLE_CHILD, ROLE_ELDER = 0, 1, 2, 3
-_TAIL_CHUNK = 1 << 12  # newborn rows per parallel chunk in household_rows
 
 
 @dataclass
@@ -318,54 +317,31 @@ def block_end(h, household, split_base, block_rows):
     return k
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def household_rows(selected, head_of, household, split_base, block_rows, n):
     """The rows of the households with ``selected[id] != 0``, ascending within each part: every selected
     head's block (:func:`block_end`; none for a household without a head), then the newborns since the last
     compaction. Lets a kernel that concerns a few thousand households visit their members instead of every
-    row.
-
-    Counted, then filled, in parallel: the blocks and the newborns lie scattered over the columns, so a
-    serial walk waits on memory row after row (4 ms for 12,000 households at 1:100).
-    """
+    row."""
     households = nonzero_rows(selected)
-    m = len(households)
-    ends = np.empty(m, np.int64)
-    counts = np.zeros(m + 1, np.int64)  # rows of each selected block, then of the newborns
-    for j in prange(m):
+    ends = np.empty(len(households), np.int64)
+    size = n - block_rows
+    for j in range(len(households)):
         h = head_of[households[j]]
         ends[j] = block_end(h, household, split_base, block_rows) if h >= 0 else h
-        k = 0
-        for i in range(h, ends[j]):  # (empty without a head)
-            k += household[i] == households[j]
-        counts[j] = k
-    n_tail_chunks = max(1, (n - block_rows + _TAIL_CHUNK - 1) // _TAIL_CHUNK)
-    tail_counts = np.zeros(n_tail_chunks, np.int64)
-    for c in prange(n_tail_chunks):
-        k = 0
-        for i in range(block_rows + c * _TAIL_CHUNK, min(n, block_rows + (c + 1) * _TAIL_CHUNK)):
-            k += selected[household[i]] != 0
-        tail_counts[c] = k
-    starts = np.zeros(m + n_tail_chunks + 1, np.int64)
-    for j in range(m):
-        starts[j + 1] = starts[j] + counts[j]
-    for c in range(n_tail_chunks):
-        starts[m + c + 1] = starts[m + c] + tail_counts[c]
-    rows = np.empty(starts[-1], np.int64)
-    for j in prange(m):
-        k = starts[j]
-        h = head_of[households[j]]
-        for i in range(h, ends[j]):
+        size += ends[j] - h
+    rows = np.empty(size, np.int64)
+    k = 0
+    for j in range(len(households)):
+        for i in range(head_of[households[j]], ends[j]):
             if household[i] == households[j]:
                 rows[k] = i
                 k += 1
-    for c in prange(n_tail_chunks):
-        k = starts[m + c]
-        for i in range(block_rows + c * _TAIL_CHUNK, min(n, block_rows + (c + 1) * _TAIL_CHUNK)):
-            if selected[household[i]] != 0:
-                rows[k] = i
-                k += 1
-    return rows
+    for i in range(block_rows, n):
+        if selected[household[i]] != 0:
+            rows[k] = i
+            k += 1
+    return rows[:k]
 
 
 @njit(inline="always", cache=True)

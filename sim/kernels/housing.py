@@ -16,7 +16,7 @@ never exceed places and results do not depend on the thread count:
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import CHUNK, ROWS_PER_TASK, sum_chunks
+from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import AFFORDABLE, RENTED
 from sim.kernels.select import row_mask, rows_where
@@ -97,12 +97,9 @@ def allocate_affordable(key, rows, alive, household, role, head_of, hukou_urban,
             used[k] += need[a]
             allocated[k] += need[a]
             changed[household[i]] = 1
-    # 4. members living with their head take its (new) housing (order-free: heads do not change here).
-    members = household_rows(changed, head_of, household, split_base, block_rows, n)
-    for c in prange((len(members) + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        for j in range(c * ROWS_PER_TASK, min(len(members), (c + 1) * ROWS_PER_TASK)):
-            i = members[j]
-            share_head_housing(i, head_of[household[i]], alive, with_head, city, housing)
+    # 4. members living with their head take its (new) housing.
+    for i in household_rows(changed, head_of, household, split_base, block_rows, n):
+        share_head_housing(i, head_of[household[i]], alive, with_head, city, housing)
     return used, allocated
 
 

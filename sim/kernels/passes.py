@@ -160,11 +160,10 @@ def follow_and_find_leavers(changed, promoted, first_newborn, head_of, household
             i = rows[j]
             _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
                               permit, housing)
-    for c in prange((n - first_newborn + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        for i in range(first_newborn + c * ROWS_PER_TASK, min(n, first_newborn + (c + 1) * ROWS_PER_TASK)):
-            if selected[household[i]] == 0:  # else visited above
-                _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
-                                  permit, housing)
+    for i in range(first_newborn, n):  # this month's newborns: a few thousand
+        if selected[household[i]] == 0:  # else visited above
+            _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,
+                              permit, housing)
     leavers = np.empty(len(changed), np.int64)
     k = 0
     for i in changed:

@@ -100,9 +100,9 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
     ``rows`` are the candidate rows in ascending order (every row of school age or holding a school
     place, marked by :func:`sim.kernels.passes.services_and_candidates`), so that the loops skip the
     other agents. The capacity checks run serially in row order, over the incumbents and the applicants
-    only; bringing children, finding the incumbents and the applicants, and counting the demand are
-    order-free (a child's step reads its own state and its head's, which no step here changes) and run in
-    parallel.
+    only; bringing children and finding the incumbents and the applicants are order-free (a child's step
+    reads its own state and its head's, which no step here changes) and run in parallel (each parallel loop
+    costs about a second of compilation, so the light demand count stays serial).
     ``seats`` (2 x n_cities, agents) are the public seats open to migrant children by level;
     ``seat_chance`` (n_cities) is last month's chance of a public seat, which drives the bring decision.
     The initial placement (month 0) passes ``require_permit=False``, ``bring_prob=leave_prob=0``.
@@ -157,16 +157,12 @@ def allocate_school_seats(key, rows, alive, age, role, household, head_of, hukou
             school[i] = SCHOOL_LEFT_BEHIND
         else:
             school[i] = SCHOOL_PRIVATE
-    # 4. Demand: accompanying migrant children by level (counted per chunk).
-    demand = np.zeros((n_chunks, 2, n_cities), np.int64)
-    for c in prange(n_chunks):
-        demand_c = demand[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
-        for j in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
-            i = rows[j]
-            if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and \
-                    is_migrant(i, alive, urban, hukou_urban):
-                demand_c[_level(age[i]), city[i]] += 1
-    return sum_chunks(moved), used, sum_chunks(demand)
+    # 4. Demand: accompanying migrant children by level.
+    demand = np.zeros((2, n_cities), np.int64)
+    for i in rows:
+        if (school[i] == SCHOOL_PUBLIC or school[i] == SCHOOL_PRIVATE) and is_migrant(i, alive, urban, hukou_urban):
+            demand[_level(age[i]), city[i]] += 1
+    return sum_chunks(moved), used, demand
 
 
 @njit(inline="always", cache=True)
