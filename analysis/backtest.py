@@ -154,6 +154,11 @@ def plot_backtest(simulated: pd.DataFrame, history: pd.DataFrame, title: str = "
     return fig
 
 
+def backtest_months(scenario: Scenario) -> int:
+    """Months from the scenario's start to the end of the last backtest year."""
+    return 12 * (max(YEARS) - scenario.start_year + 1)
+
+
 def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], None] | None = None,
                  extra: dict | None = None, seeds: list[int] | None = None) -> tuple[pd.DataFrame, Path]:
     """Simulate (the scenario's seed, or each of ``seeds``), tabulate and write ``backtest.csv``, ``backtest.md``,
@@ -161,7 +166,7 @@ def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], No
     months done over all seeds."""
     t0 = time.perf_counter()
     seeds = seeds or [scenario.seed]
-    months = 12 * (max(YEARS) - scenario.start_year + 1)
+    months = backtest_months(scenario)
     simulated = pd.concat([
         simulate_years(scenario.model_copy(update={"seed": seed}), YEARS,
                        on_month=None if on_month is None else lambda m, k=k: on_month(k * months + m)).assign(seed=seed)

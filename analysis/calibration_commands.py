@@ -89,7 +89,7 @@ def backtest(
     out-of-sample. Targets: resident urbanization within 0.3 pp, migrant workers within 3% (over several
     --seeds, for their mean).
     """
-    from analysis.backtest import YEARS, format_table, run_backtest
+    from analysis.backtest import YEARS, backtest_months, format_table, run_backtest
     from sim.scenario_io import ScenarioError, load_scenario
 
     if seed is not None and seeds is not None:
@@ -100,7 +100,7 @@ def backtest(
         sc = load_scenario(scenario, scale=scale, seed=seed)
     except (ScenarioError, UserError) as err:
         fail(str(err))
-    months = 12 * (max(YEARS) - sc.start_year + 1) * len(seed_list or [sc.seed])
+    months = backtest_months(sc) * len(seed_list or [sc.seed])
     if sc.start_year != min(YEARS):
         fail(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 state), "
               f"got {sc.start_year}")

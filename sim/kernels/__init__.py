@@ -14,6 +14,12 @@ CHUNK = 1 << 15
 ROWS_PER_TASK = 1 << 10
 
 
+@njit(inline="always", cache=True)
+def n_tasks(length):
+    """Parallel tasks of ``ROWS_PER_TASK`` rows covering a list of ``length`` rows (at least one)."""
+    return max(1, (length + ROWS_PER_TASK - 1) // ROWS_PER_TASK)
+
+
 def n_chunks(n: int) -> int:
     """Number of ``CHUNK``-row blocks covering ``n`` rows (at least one)."""
     return max(1, (n + CHUNK - 1) // CHUNK)

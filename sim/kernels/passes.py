@@ -24,7 +24,7 @@ touches its reference count atomically, and a slice per row made the two threads
 import numpy as np
 from numba import njit, prange, uint8
 
-from sim.kernels import CHUNK, ROWS_PER_TASK, sum_chunks
+from sim.kernels import CHUNK, ROWS_PER_TASK, n_tasks, sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
 from sim.kernels.labour import WORK_AGE_MIN, labour_row
 from sim.kernels.migration import (
@@ -144,7 +144,8 @@ def follow_and_find_leavers(changed, promoted, first_newborn, head_of, household
     this month's events: its head moved or changed housing (a changed row that heads its household), its
     head died and a member elsewhere took over (``promoted``), or it was born this month (rows from
     ``first_newborn``, born in the mother's place with no housing of its own). So only those households
-    and the newborns are visited (a few per cent of the rows, in parallel). The synthesized start holds the
+    and the newborns are visited (a few per cent of the rows; the households' rows in parallel, this month's
+    newborns serially). The synthesized start holds the
     same invariant (a test checks it), so the first month needs no more; a household that January's
     compaction gives a head counts as ``promoted``.
     """
@@ -155,7 +156,7 @@ def follow_and_find_leavers(changed, promoted, first_newborn, head_of, household
     rows = household_rows(selected, head_of, household, split_base, block_rows, n)
     # In parallel: a row takes its own head's state, and heads never follow (the rows lie scattered, and a
     # serial loop waits on memory).
-    for c in prange((len(rows) + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+    for c in prange(n_tasks(len(rows))):
         for j in range(c * ROWS_PER_TASK, min(len(rows), (c + 1) * ROWS_PER_TASK)):
             i = rows[j]
             _follow_and_share(i, head_of[household[i]], with_head, alive, role, city, urban, months_in_city,

@@ -19,7 +19,7 @@ Levers (二.(二).1, 二.(三).2; docs/levers.md):
 import numpy as np
 from numba import njit, prange
 
-from sim.kernels import ROWS_PER_TASK, sum_chunks
+from sim.kernels import ROWS_PER_TASK, n_tasks, sum_chunks
 from sim.kernels.quiet import TILE, is_quiet, n_tiles
 from sim.kernels.select import row_mask, rows_where
 from sim.population import household_rows
@@ -197,9 +197,9 @@ def settle_members(key, alive, role, age, with_head, household, head_of, hukou_u
     city.
     """
     rows = household_rows(settled_household, head_of, household, split_base, block_rows, n)
-    n_tasks = max(1, (len(rows) + ROWS_PER_TASK - 1) // ROWS_PER_TASK)
-    tally = np.zeros((n_tasks, 3, n_cities), np.int64)
-    for c in prange(n_tasks):
+    tasks = n_tasks(len(rows))
+    tally = np.zeros((tasks, 3, n_cities), np.int64)
+    for c in prange(tasks):
         tally_c = tally[c]  # sliced once per task: a slice per row costs two atomic refcounts
         for j in range(c * ROWS_PER_TASK, min(len(rows), (c + 1) * ROWS_PER_TASK)):
             i = rows[j]
