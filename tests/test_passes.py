@@ -12,7 +12,7 @@ from numba import njit
 from sim.kernels import migration, n_chunks, passes
 from sim.kernels.housing import AFFORDABLE, RENTED
 from sim.kernels.labour import labour_row
-from sim.kernels.migration import migrate_row
+from sim.kernels.migration import migrate_row, skill_return_factors
 from sim.kernels.quiet import no_quiet_tiles
 from sim.kernels.select import is_household_candidate, is_school_candidate
 from sim.kernels.services import SCHOOL_AGE_MAX, SCHOOL_AGE_MIN, SCHOOL_PRIVATE, SCHOOL_PUBLIC, services_row
@@ -59,12 +59,14 @@ def _work_move_and_settle_every_row(labour_key, move_key, static_key, settle_key
     work = np.zeros((2, N_CITIES), np.int64)
     moves = np.zeros((migration.N_FLOWS, N_CITIES), np.int64)
     changed = []
+    skill_return = skill_return_factors(prm, N_SKILL)
     for i in range(n):
         labour_row(labour_key, i, work, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                    separation_prob, skill_find, train_prob)
         if migrate_row(move_key, static_key, i, moves, cdf, N_SKILL, N_FAMILY, family, alive, age, role, hukou_urban,
                        household, origin_city, city, urban, skill, employed, months_in_city, permit, housing,
-                       insured_months, find_prob, province, metro, amenity, service_months, service_weights, prm):
+                       insured_months, find_prob, province, metro, amenity, service_months, service_weights, prm,
+                       skill_return):
             changed.append(i)
         settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household, head_of,
                             months_in_city, insured_months, permit, land, tier, 0.3, 0.6, False, 6, 12, 6,

@@ -36,6 +36,7 @@ from sim.kernels.migration import (
     ROLE_CHILD,
     ROLE_HEAD,
     migrate_row,
+    skill_return_factors,
 )
 from sim.kernels.quiet import TILE, TILES_PER_CHUNK, in_quiet_tile, is_quiet, n_tiles
 from sim.kernels.select import (
@@ -104,6 +105,7 @@ def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, ag
     moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
     mask = row_mask(n)  # bit 1: may work or move; bit 2: changed
     leave_max = max(prm[P_MIGRATE], prm[P_LEAVE_HOME])
+    skill_return = skill_return_factors(prm, n_skill)
     for i in prange(n):
         mask[i] = _may_work_or_move(move_key, i, alive, age, role, hukou_urban, urban, housing, leave_max)
     words = mask.view(np.uint64)
@@ -120,7 +122,7 @@ def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, ag
                 if migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
                                hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
                                permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
-                               service_weights, prm):
+                               service_weights, prm, skill_return):
                     mask[i] |= CHANGED
                 settle_open_relaxed(settle_key, i, alive, role, hukou_urban, hukou_city, urban, city, household,
                                     head_of, months_in_city, insured_months, permit, land, tier, takeup_land,
