@@ -195,7 +195,10 @@ def migrate_row(key, static_key, i, tally, cdf, n_skill, n_family, family, alive
         hazard *= prm[P_AFFORDABLE_RETURN]
     hazard *= max(0.0, 1.0 - prm[P_RENEWAL_RETENTION] * amenity[here])
     injury = 0.0
-    if is_gig_worker(static_key, i, household, role, employed, prm[P_GIG_SHARE]) and \
+    # The gig draws matter only where an injury could tip the return (u below hazard + injury hazard): most
+    # heads are past it, and skip two hashes. Onward moves need no injury: gig workers are employed.
+    if u < hazard + prm[P_GIG_INJURY] and \
+            is_gig_worker(static_key, i, household, role, employed, prm[P_GIG_SHARE]) and \
             uniform(static_key, household[i], 32 + role[i]) >= prm[P_GIG_COVER]:
         injury = prm[P_GIG_INJURY]
     if u < hazard + injury:
