@@ -57,17 +57,30 @@ class Timer:
         return timed
 
 
-def instrument(timer: Timer) -> None:
-    """Wrap kernels, choice functions, model methods and city bookkeeping (after JIT warm-up)."""
+def kernel_modules() -> list:
+    """The modules that hold the engine's compiled kernels: every ``sim.kernels`` module and ``sim.population``."""
     import sim.kernels
-    from sim import choice, cities, model, population
+    from sim import population
 
-    modules = [importlib.import_module(f"sim.kernels.{m.name}") for m in pkgutil.iter_modules(sim.kernels.__path__)]
-    for module in modules + [population, model]:
+    return [importlib.import_module(f"sim.kernels.{m.name}") for m in pkgutil.iter_modules(sim.kernels.__path__)] + \
+        [population]
+
+
+def compiled_kernels(modules: list):
+    """(module, name, dispatcher) for every compiled kernel bound in ``modules`` that is called, not inlined."""
+    for module in modules:
         for name, obj in list(vars(module).items()):
             if isinstance(obj, CPUDispatcher) and not obj.targetoptions.get("inline"):
-                label = f"{obj.py_func.__module__.removeprefix('sim.')}.{obj.py_func.__name__}"
-                setattr(module, name, timer.wrap(label, obj))
+                yield module, name, obj
+
+
+def instrument(timer: Timer) -> None:
+    """Wrap kernels, choice functions, model methods and city bookkeeping (after JIT warm-up)."""
+    from sim import choice, cities, model, population
+
+    for module, name, obj in compiled_kernels(kernel_modules() + [model]):
+        label = f"{obj.py_func.__module__.removeprefix('sim.')}.{obj.py_func.__name__}"
+        setattr(module, name, timer.wrap(label, obj))
     for name in ("utilities", "logit_probabilities", "cumulative"):
         if hasattr(choice, name):
             setattr(choice, name, timer.wrap(f"choice.{name}", getattr(choice, name)))

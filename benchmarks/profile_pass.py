@@ -17,30 +17,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
-import pkgutil
 import statistics
 import time
 
 import numpy as np
-from numba.core.registry import CPUDispatcher
 
 from benchmarks.bench_engine import SCENARIO, warm_up
+from benchmarks.profile_engine import compiled_kernels, kernel_modules
 
 
-def kernel_modules() -> dict[str, object]:
-    """Kernel name -> module holding it, for every compiled kernel the model calls through a module."""
-    import sim.kernels
-    from sim import population
-
-    found = {}
-    modules = [importlib.import_module(f"sim.kernels.{m.name}") for m in pkgutil.iter_modules(sim.kernels.__path__)]
-    for module in modules + [population]:
-        for name, obj in vars(module).items():
-            if isinstance(obj, CPUDispatcher) and not obj.targetoptions.get("inline") and \
-                    obj.py_func.__module__ == module.__name__:
-                found[name] = module
-    return found
+def kernel_homes() -> dict[str, object]:
+    """Kernel name -> the module that defines it (where the model looks it up)."""
+    return {name: module for module, name, obj in compiled_kernels(kernel_modules())
+            if obj.py_func.__module__ == module.__name__}
 
 
 def fresh(args: list) -> list:
@@ -60,7 +49,7 @@ def capture(names: list[str], scale: int, month: int) -> dict[str, tuple]:
     """Step the model to ``month``; returns kernel name -> (kernel, copies of its arguments in that month)."""
     from sim.model import CitizenizationModel
 
-    modules = kernel_modules()
+    modules = kernel_homes()
     captured: dict[str, tuple] = {}
     capturing = [False]
     originals = {name: getattr(modules[name], name) for name in names}
@@ -96,12 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    known = kernel_modules()
+    known = kernel_homes()
     unknown = [name for name in args.kernels if name not in known]
     if unknown:
         ap.error(f"unknown kernel {', '.join(unknown)}; kernels: {', '.join(sorted(known))}")
-    if args.month < 1 or args.repeat < 1:
-        ap.error("--month and --repeat: expected 1 or more")
+    if min(args.month, args.repeat, args.threads) < 1:
+        ap.error("--month, --repeat and --threads: expected 1 or more")
 
     import numba
 

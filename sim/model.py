@@ -228,9 +228,9 @@ class CitizenizationModel(mesa.Model):
         _, allocated = housing.allocate_affordable(
             self._key(Stream.HOUSING), rows, cols["alive"], cols["household"], cols["role"], p.head_of,
             cols["hukou_urban"], cols["urban"], cols["city"], cols["with_head"], cols["months_in_city"],
-            cols["insured_months"],
-            cols["housing"], st.affordable_places, hs.eligibility_residence_months, hs.eligibility_insured_months,
-            b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, p.n, self.geo.n_cities)
+            cols["insured_months"], cols["housing"], st.affordable_places, hs.eligibility_residence_months,
+            hs.eligibility_insured_months, b.affordable_apply, b.affordable_turnover, p.split_base, p.block_rows, p.n,
+            self.geo.n_cities)
         flows[FLOWS.index("affordable_allocations")] = allocated
 
     def _births(self, flows: np.ndarray, mothers: np.ndarray) -> None:

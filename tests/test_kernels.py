@@ -160,8 +160,7 @@ def test_a_family_leaving_affordable_housing_does_not_apply_again_that_month():
     used, allocated = allocate_affordable(
         stream_key(1, 1, 15), rows, v["alive"], v["household"], v["role"], p.head_of, v["hukou_urban"], v["urban"],
         v["city"], v["with_head"], v["months_in_city"], v["insured_months"], v["housing"], np.array([10.0]), 0, 0,
-        1.0, 1.0,
-        p.split_base, p.block_rows, p.n, 1)
+        1.0, 1.0, p.split_base, p.block_rows, p.n, 1)
     assert list(v["housing"]) == [RENTED, RENTED, AFFORDABLE]
     assert used[0] == 1 and allocated[0] == 1
 
