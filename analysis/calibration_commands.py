@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sim.cli_support import UserError, err_console, fail, month_progress, set_threads
+from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 
 console = Console()
 
@@ -60,6 +60,7 @@ def calibrate(
     err_console.print(f"calibrating {', '.join(FITTED)} at 1 agent = {scale} persons, seeds {seed_list}, "
                       f"at most {max_evals} evaluations", highlight=False)
     start = None if from_defaults else calibrated_values()
+    compile_kernels_ahead()
     result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers, start=start,
                              log=lambda line: err_console.print(line, highlight=False))
     path = write_calibrated(result, out or CALIBRATED)
@@ -106,6 +107,7 @@ def backtest(
               f"got {sc.start_year}")
     out_dir = out or Path("results") / sc.name
     started = time.perf_counter()
+    compile_kernels_ahead()
     runs = f", {len(seed_list)} seeds" if seed_list else ""
     with month_progress(months, f"{sc.name} (1 agent = {sc.scale} persons{runs})") as bar:
         task = bar.add_task("run", total=months)

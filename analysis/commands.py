@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim.cli_support import err_console, fail
+from sim.cli_support import compile_kernels_ahead, err_console, fail
 
 console = Console()
 
@@ -47,6 +47,8 @@ def sweep(
     except (SweepError, ClusterError) as err:
         fail(str(err))
     out_dir = out or Path("results") / "sweeps" / sw.name
+    if scheduler is None and cluster is None:  # the local cluster's workers share this machine's kernel cache
+        compile_kernels_ahead()
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)

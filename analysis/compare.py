@@ -302,7 +302,7 @@ def compare(
 ) -> None:
     """Run scenarios with common random numbers; print and write final-year rates, differences and
     the lever decomposition (comparison.csv, decomposition.csv, comparison.png)."""
-    from sim.cli import UserError, err_console, fail, month_progress, set_threads
+    from sim.cli import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
     from sim.scenario_io import ScenarioError, load_scenario
 
     try:
@@ -321,6 +321,7 @@ def compare(
         if decompose and p is not None:
             have = {group_removed(p, s) for s in loaded}
             total += p.months * sum(1 for g in GROUPS if g not in have)
+    compile_kernels_ahead()
     with month_progress(total, f"compare (1 agent = {first.scale} persons, seed {first.seed})") as bar:
         task = bar.add_task("compare", total=total)
         result = compare_scenarios(loaded, out, decompose=decompose, plan_name=plan,

@@ -2,4 +2,5 @@
 
 from sim.cli import app
 
-app(prog_name="citizensim")
+if __name__ == "__main__":  # not when a worker process started with "spawn" imports this module
+    app(prog_name="citizensim")

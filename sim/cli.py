@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli_support import UserError, err_console, fail, month_progress, set_threads
+from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 from sim.scenario_io import ScenarioError, load_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -47,6 +47,7 @@ def run(
                             " one run only)")
     except (ScenarioError, UserError) as err:
         fail(str(err))
+    compile_kernels_ahead()
     from sim.runner import run_scenario
 
     out_dir = out or Path("results") / sc.name
@@ -83,6 +84,7 @@ def resume(
     started = time.perf_counter()
     try:
         set_threads(threads)
+        compile_kernels_ahead()
         result = resume_run(checkpoint)
     except (CheckpointError, UserError) as err:
         fail(str(err))

@@ -1,4 +1,5 @@
-"""What every ``citizensim`` command shares: one-line errors, the thread option, the month progress bar."""
+"""What every ``citizensim`` command shares: one-line errors, the thread option, the month progress bar,
+compiling the kernels ahead on a first run."""
 
 from __future__ import annotations
 
@@ -36,3 +37,24 @@ def month_progress(total: int, label: str) -> Progress:
     """A progress bar over simulated months."""
     return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
                     TimeElapsedColumn(), console=err_console)
+
+
+def compile_kernels_ahead(workers: int | None = None) -> None:
+    """On the first run after an install or a source change, compile the kernels in parallel processes
+    (:mod:`sim.compile_ahead`), one per numba thread unless ``workers`` is given, with a progress bar."""
+    import numba
+
+    from sim import compile_ahead
+
+    if compile_ahead.is_compiled():
+        return
+    workers = numba.get_num_threads() if workers is None else workers
+    progress = Progress(TextColumn(f"[bold]compiling kernels, first run ({workers} processes)"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+    with progress:
+        task = progress.add_task("compile", total=None)
+        errors = compile_ahead.compile_ahead(workers, lambda done, total: progress.update(task, completed=done,
+                                                                                           total=total))
+    for error in errors:
+        err_console.print(f"warning: not compiled ahead (compiles on first call): {error}", highlight=False,
+                          soft_wrap=True, markup=False)

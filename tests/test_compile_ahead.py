@@ -1,0 +1,112 @@
+"""Compiling the kernels ahead in parallel processes (sim/compile_ahead.py): the recorded list is the
+kernels a run calls, compiling it fills the cache so that a run compiles nothing, and stale entries are
+reported, not raised."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import pytest
+from numba.core import types
+
+from sim import compile_ahead
+from tests.conftest import ROOT, SMALL_SCALE
+
+# In a fresh interpreter with an empty cache: compile ahead, run 14 months (January's compaction and
+# September's school round included), and report which kernels the run loaded from the cache and which
+# it had to compile itself.
+_COLD_RUN = textwrap.dedent(f"""
+    import json, sys
+    from numba.core.registry import CPUDispatcher
+    from sim import compile_ahead
+    before = compile_ahead.is_compiled()
+    errors = compile_ahead.compile_ahead(2)
+    from sim.model import CitizenizationModel
+    model = CitizenizationModel({str(ROOT / "scenarios" / "plan-2024.yaml")!r}, scale={SMALL_SCALE}, months=14,
+                                seed=3)
+    while model.running:
+        model.step()
+    loaded, compiled, seen = [], [], set()
+    for name, module in list(sys.modules.items()):
+        if name != "sim" and not name.startswith("sim."):
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, CPUDispatcher) and id(obj) not in seen:
+                seen.add(id(obj))
+                kernel = obj.py_func.__module__ + "." + obj.py_func.__qualname__
+                for found, counter in ((loaded, obj.stats.cache_hits), (compiled, obj.stats.cache_misses)):
+                    found += [[kernel, [compile_ahead.type_text(t) for t in sig]] for sig in counter]
+    print(json.dumps({{"before": before, "after": compile_ahead.is_compiled(), "errors": errors,
+                      "loaded": loaded, "compiled": compiled}}))
+""")
+
+
+def test_compiled_ahead_kernels_are_exactly_those_a_run_calls(tmp_path):
+    """After compiling ahead into an empty cache, a run loads every kernel it calls from the cache and
+    compiles none (the list is complete), and loads every listed one (no stale entry). If this fails
+    after a change to a kernel's arguments, rerun ``python -m sim.compile_ahead``."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", _COLD_RUN], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["errors"] == []
+    assert report["compiled"] == [], "compiled during the run, missing from sim/kernel_signatures.json"
+    listed = {(e.kernel, e.args) for e in compile_ahead.load_signatures()}
+    assert {(k, tuple(args)) for k, args in report["loaded"]} == listed
+    assert (report["before"], report["after"]) == (False, True)
+
+
+def test_stale_entries_are_reported_and_the_cache_is_not_marked_for_them(tmp_path, monkeypatch):
+    stale = tmp_path / "signatures.json"
+    stale.write_text(json.dumps([
+        {"kernel": "sim.rng.no_such_kernel", "args": ["int64"], "seconds": 1.0},
+        {"kernel": "sim.rng._uniform_array", "args": ["float64[::1]", "int64", "int64"], "seconds": 0.5},
+    ]))
+    monkeypatch.setattr(compile_ahead, "SIGNATURES", stale)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    errors = compile_ahead.compile_ahead(2)
+    assert len(errors) == 2
+    assert errors[0].startswith("sim.rng.no_such_kernel: AttributeError") or \
+        errors[1].startswith("sim.rng.no_such_kernel: AttributeError")
+    assert any(e.startswith("sim.rng._uniform_array: TypingError") for e in errors)
+    assert not compile_ahead.is_compiled()
+
+
+def test_one_worker_compiles_nothing_ahead(tmp_path, monkeypatch):
+    """One process compiles no faster ahead than on first call, so nothing is started or marked."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert compile_ahead.compile_ahead(1) == []
+    assert not compile_ahead.is_compiled()
+
+
+def test_marker_follows_the_sources(tmp_path, monkeypatch):
+    """The cache is marked compiled for the sources' stamps: a touched source needs compiling again."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "kernel.py").write_text("x = 1\n")
+    monkeypatch.setattr(compile_ahead, "_PACKAGE", package)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    assert not compile_ahead.is_compiled()
+    compile_ahead._mark_compiled()
+    assert compile_ahead.is_compiled()
+    (package / "kernel.py").write_text("x = 22\n")
+    assert not compile_ahead.is_compiled()
+
+
+@pytest.mark.parametrize("t", [types.uint8[::1], types.float64[:, ::1], types.int64[:, :, ::1], types.uint64,
+                               types.boolean, types.float64, types.Array(types.int32, 1, "A"),
+                               types.Array(types.int16, 1, "C", readonly=True), types.UniTuple(types.int64, 2)])
+def test_type_text_round_trips(t):
+    assert compile_ahead.parse_type(compile_ahead.type_text(t)) == t
+
+
+def test_listed_signatures_parse():
+    entries = compile_ahead.load_signatures()
+    assert entries and all(compile_ahead.parse_type(a) for e in entries for a in e.args)
+    assert [e.seconds for e in entries] == sorted((e.seconds for e in entries), reverse=True)
