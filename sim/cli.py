@@ -92,6 +92,27 @@ def resume(
                       {"resumed_from": str(checkpoint)})
 
 
+@app.command(name="compile")
+def compile_kernels(
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Processes (default: all cores).")] = None,
+) -> None:
+    """Compile the engine's kernels into the cache now, in parallel (a first run does it itself; on a cluster,
+    run it once where the workers share the package's cache)."""
+    import os
+
+    from sim import compile_ahead
+
+    if compile_ahead.is_compiled():
+        err_console.print(f"kernels already compiled in {compile_ahead.cache_dir()}", highlight=False)
+        return
+    started = time.perf_counter()
+    if errors := compile_kernels_ahead(workers or os.cpu_count() or 1):
+        fail(f"{len(errors)} kernel(s) of sim/kernel_signatures.json failed to compile (listed above); "
+             "record the list again: python -m sim.compile_ahead", code=1)
+    err_console.print(f"compiled {len(compile_ahead.load_signatures())} kernels in "
+                      f"{time.perf_counter() - started:.0f} s -> {compile_ahead.cache_dir()}", highlight=False)
+
+
 def _write_and_report(result, out_dir: Path, started: float, extra: dict) -> None:
     """Write a run's results folder and print its final national rates."""
     from sim.runner import write_run

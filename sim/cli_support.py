@@ -39,18 +39,23 @@ def month_progress(total: int, label: str) -> Progress:
                     TimeElapsedColumn(), console=err_console)
 
 
-def compile_kernels_ahead(workers: int | None = None) -> None:
-    """On the first run after an install or a source change, compile the kernels in parallel processes
-    (:mod:`sim.compile_ahead`), one per numba thread unless ``workers`` is given, with a progress bar."""
+def compile_kernels_ahead(workers: int | None = None) -> list[str]:
+    """Compile the kernels in parallel processes (:mod:`sim.compile_ahead`) unless the cache holds them:
+    ``workers`` processes, or by default one per numba thread where there are two or more (a single
+    process compiles no faster ahead than on each kernel's first call). With a progress bar; returns (and
+    prints as warnings) the kernels that failed, which compile on first call instead."""
     import numba
 
     from sim import compile_ahead
 
     if compile_ahead.is_compiled():
-        return
-    workers = numba.get_num_threads() if workers is None else workers
-    progress = Progress(TextColumn(f"[bold]compiling kernels, first run ({workers} processes)"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        return []
+    if workers is None:
+        workers = numba.get_num_threads()
+        if workers < 2:
+            return []
+    progress = Progress(TextColumn(f"[bold]compiling kernels, once after an install or change ({workers} processes)"),
+                        BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
     with progress:
         task = progress.add_task("compile", total=None)
         errors = compile_ahead.compile_ahead(workers, lambda done, total: progress.update(task, completed=done,
@@ -58,3 +63,4 @@ def compile_kernels_ahead(workers: int | None = None) -> None:
     for error in errors:
         err_console.print(f"warning: not compiled ahead (compiles on first call): {error}", highlight=False,
                           soft_wrap=True, markup=False)
+    return errors

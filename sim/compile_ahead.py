@@ -78,8 +78,13 @@ def _source_stamps() -> dict[str, list[float]]:
     return stamps
 
 
+def cache_dir() -> Path:
+    """The folder of numba's cache for these sources (see :mod:`sim`)."""
+    return Path(numba.config.CACHE_DIR)
+
+
 def _marker() -> Path:
-    return Path(numba.config.CACHE_DIR) / _MARKER
+    return cache_dir() / _MARKER
 
 
 def _mark_compiled() -> None:
@@ -106,18 +111,15 @@ def _compile_one(kernel: str, args: tuple[str, ...]) -> str | None:
 
 
 def compile_ahead(workers: int, on_compiled: Callable[[int, int], None] | None = None) -> list[str]:
-    """Compile the listed kernels into the cache with ``workers`` processes (at least 2, else nothing is
-    done: one process compiles no faster ahead than on first call). Calls ``on_compiled(done, total)``
+    """Compile the listed kernels into the cache with ``workers`` processes. Calls ``on_compiled(done, total)``
     after each kernel; returns the errors of the kernels that failed (they compile on first call). The
     cache is marked compiled (:func:`is_compiled`) only when none failed, so a stale list is reported on
     every run until it is recorded again."""
     entries = load_signatures()
-    workers = min(workers, len(entries))
-    if workers < 2:
-        return []
     errors = []
+    processes = max(1, min(workers, len(entries)))
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
             pending = [pool.submit(_compile_one, e.kernel, e.args) for e in entries]
             for done, future in enumerate(as_completed(pending), start=1):
                 if (error := future.result()) is not None:

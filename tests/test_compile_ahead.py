@@ -78,11 +78,24 @@ def test_stale_entries_are_reported_and_the_cache_is_not_marked_for_them(tmp_pat
     assert not compile_ahead.is_compiled()
 
 
-def test_one_worker_compiles_nothing_ahead(tmp_path, monkeypatch):
-    """One process compiles no faster ahead than on first call, so nothing is started or marked."""
-    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
-    assert compile_ahead.compile_ahead(1) == []
-    assert not compile_ahead.is_compiled()
+def test_a_run_compiles_ahead_only_with_two_threads_or_more(monkeypatch):
+    """One process compiles no faster ahead than on each kernel's first call, so a one-thread run does not
+    start one; with two threads, two processes compile."""
+    from sim import cli_support
+
+    calls = []
+    monkeypatch.setattr(compile_ahead, "is_compiled", lambda: False)
+    monkeypatch.setattr(compile_ahead, "compile_ahead", lambda workers, on_compiled: calls.append(workers) or [])
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        cli_support.compile_kernels_ahead()
+        assert calls == []
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        cli_support.compile_kernels_ahead()
+        assert calls == ([2] if numba.config.NUMBA_NUM_THREADS >= 2 else [])
+    finally:
+        numba.set_num_threads(threads)
 
 
 def test_marker_follows_the_sources(tmp_path, monkeypatch):
