@@ -22,7 +22,10 @@ Run from the repository root::
    fewer months).
 
 ``--repeat N`` runs every measurement N times and keeps each model's fastest run (overall rate), as
-:mod:`benchmarks.bench_engine` does on a shared machine.
+:mod:`benchmarks.bench_engine` does on a shared machine. The runs are interleaved in rounds (each round
+runs the reference and then the engine at every scale), so that a machine whose speed drifts over the
+minutes of a benchmark (by 15-25% within a day on a shared host) slows both models alike: the fastest
+runs come from the same stretch of time, and each round's own speed-up is printed too.
 """
 
 from __future__ import annotations
@@ -72,6 +75,28 @@ def measure_pair(scale: int, months: int, seed: int = 0, engine_too: bool = True
     return ref, eng
 
 
+def _overall(engine: dict, reference: dict) -> float:
+    return engine["overall_agent_steps_per_s"] / reference["overall_agent_steps_per_s"]
+
+
+def _round(args: argparse.Namespace, k: int) -> list[dict]:
+    """One round: reference and engine side by side at the small scale, the reference alone at
+    ``--reference-scales``, the engine at each full scale (fresh processes); always in this order."""
+    tag = f"round {k + 1}/{args.repeat}: "
+    print(f"{tag}reference and engine at 1:{args.scale}, {args.months} months ...", file=sys.stderr, flush=True)
+    rows = list(measure_pair(args.scale, args.months))
+    for scale in args.reference_scales:
+        if scale != args.scale:
+            print(f"{tag}reference at 1:{scale}, {args.reference_months} months ...", file=sys.stderr, flush=True)
+            rows.append(measure_pair(scale, args.reference_months, engine_too=False)[0])
+    for scale in args.full_scales:
+        print(f"{tag}engine at 1:{scale} (fresh process) ...", file=sys.stderr, flush=True)
+        r = run_child(scale, args.threads, args.months)
+        r.update(model="engine (numba)", months=r["steps"])
+        rows.append(r)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=100_000, help="small scale for the side-by-side run")
@@ -91,23 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     numba.set_num_threads(args.threads)
     print("warm-up (JIT) ...", file=sys.stderr, flush=True)
     warm_up()
-    rows = []
-    print(f"reference and engine at 1:{args.scale}, {args.months} months ...", file=sys.stderr, flush=True)
-    pairs = [measure_pair(args.scale, args.months) for _ in range(args.repeat)]
-    ref, eng = fastest([r for r, _ in pairs]), fastest([e for _, e in pairs])
-    rows += [ref, eng]
-    small_ref = ref
-    for scale in args.reference_scales:
-        if scale == args.scale:
-            continue
-        print(f"reference at 1:{scale}, {args.reference_months} months ...", file=sys.stderr, flush=True)
-        rows.append(fastest([measure_pair(scale, args.reference_months, engine_too=False)[0]
-                             for _ in range(args.repeat)]))
-    for scale in args.full_scales:
-        print(f"engine at 1:{scale} (fresh process) ...", file=sys.stderr, flush=True)
-        r = fastest([run_child(scale, args.threads, args.months) for _ in range(args.repeat)])
-        r.update(model="engine (numba)", months=r["steps"])
-        rows.append(r)
+    rounds = [_round(args, k) for k in range(args.repeat)]
+    rows = [fastest([r[i] for r in rounds]) for i in range(len(rounds[0]))]
 
     print(f"citizensim engine vs pure-Mesa reference, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU(s), "
           f"engine on {args.threads} thread(s), reference on 1, fastest of {args.repeat} run(s) each\n")
@@ -118,17 +128,21 @@ def main(argv: list[str] | None = None) -> None:
               f"| {r['best_agent_steps_per_s']:,.0f} | {r['overall_agent_steps_per_s']:,.0f} "
               f"| {r['overall_agent_steps_per_cpu_s']:,.0f} |")
     print()
-    refs = {r["scale"]: r for r in rows if r["model"].startswith("reference")}
-    for r in rows:
+    reference_at = {r["scale"]: i for i, r in enumerate(rows) if r["model"].startswith("reference")}
+    for i, r in enumerate(rows):
         if not r["model"].startswith("engine"):
             continue
-        base = refs.get(r["scale"], small_ref)
-        overall = r["overall_agent_steps_per_s"] / base["overall_agent_steps_per_s"]
+        j = reference_at.get(r["scale"], 0)  # the same scale, else the small one
+        base = rows[j]
+        overall = _overall(r, base)
         best = r["best_agent_steps_per_s"] / base["best_agent_steps_per_s"]
         cpu = r["overall_agent_steps_per_cpu_s"] / base["overall_agent_steps_per_cpu_s"]
         met = "met" if overall >= TARGET_SPEEDUP else "NOT met"
         print(f"speed-up, engine at 1:{r['scale']} vs reference at 1:{base['scale']}: {overall:,.0f}x overall, "
               f"{best:,.0f}x best month, {cpu:,.0f}x per CPU-second (target >= {TARGET_SPEEDUP}x overall: {met})")
+        if len(rounds) > 1:
+            each = ", ".join(f"{_overall(rnd[i], rnd[j]):,.0f}x" for rnd in rounds)
+            print(f"  overall, round by round (each from runs of the same round): {each}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
