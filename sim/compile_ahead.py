@@ -88,8 +88,11 @@ def _marker() -> Path:
 
 
 def _mark_compiled() -> None:
-    _marker().parent.mkdir(parents=True, exist_ok=True)
-    _marker().write_text(json.dumps(_source_stamps()))
+    try:
+        _marker().parent.mkdir(parents=True, exist_ok=True)
+        _marker().write_text(json.dumps(_source_stamps()))
+    except OSError:  # a cache folder this process cannot write: compiled ahead again next time, no harm
+        pass
 
 
 def is_compiled() -> bool:
