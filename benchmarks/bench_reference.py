@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -142,8 +143,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"speed-up, engine at 1:{r['scale']} vs reference at 1:{base['scale']}: {overall:,.0f}x overall, "
               f"{best:,.0f}x best month, {cpu:,.0f}x per CPU-second (target >= {TARGET_SPEEDUP}x overall: {met})")
         if len(rounds) > 1:
-            each = ", ".join(f"{_overall(rnd[i], rnd[j]):,.0f}x" for rnd in rounds)
-            print(f"  overall, round by round (each from runs of the same round): {each}")
+            each = [_overall(rnd[i], rnd[j]) for rnd in rounds]
+            print(f"  overall, round by round (each from runs of the same round): "
+                  f"{', '.join(f'{x:,.0f}x' for x in each)}; median {statistics.median(each):,.0f}x")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
