@@ -123,3 +123,22 @@ def test_listed_signatures_parse():
     entries = compile_ahead.load_signatures()
     assert entries and all(compile_ahead.parse_type(a) for e in entries for a in e.args)
     assert [e.seconds for e in entries] == sorted((e.seconds for e in entries), reverse=True)
+
+
+def test_compile_command_reports_a_full_cache_and_fails_on_a_stale_list(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(compile_ahead, "is_compiled", lambda: True)
+    res = CliRunner().invoke(app, ["compile"])
+    assert res.exit_code == 0 and "already compiled" in res.output
+    stale = tmp_path / "signatures.json"
+    stale.write_text(json.dumps([{"kernel": "sim.rng.no_such_kernel", "args": ["int64"], "seconds": 1.0}]))
+    monkeypatch.setattr(compile_ahead, "SIGNATURES", stale)
+    monkeypatch.setattr(compile_ahead, "is_compiled", lambda: False)
+    res = CliRunner().invoke(app, ["compile", "--workers", "1"])
+    assert res.exit_code == 1
+    assert "sim.rng.no_such_kernel: AttributeError" in res.output
+    assert "record the list again: python -m sim.compile_ahead" in res.output
