@@ -63,12 +63,9 @@ def compile_kernels() -> None:
     """Fill numba's cache first, in parallel (:mod:`sim.compile_ahead`), unless it is full: the measured
     processes then load every kernel, and none counts the compiler's memory in its peak RSS (3-4 B/agent
     at 1:100)."""
-    from sim import compile_ahead
+    from sim.cli_support import compile_kernels_ahead
 
-    if not compile_ahead.is_compiled():
-        print("compiling the kernels into the cache first ...", file=sys.stderr, flush=True)
-        for error in compile_ahead.compile_ahead(os.cpu_count() or 1):
-            print(f"  not compiled ahead: {error}", file=sys.stderr, flush=True)
+    compile_kernels_ahead(os.cpu_count() or 1)
 
 
 def measure(scale: int, threads: int, steps: int, seed: int = 0) -> dict:

@@ -54,7 +54,8 @@ def compile_kernels_ahead(workers: int | None = None) -> list[str]:
         workers = numba.get_num_threads()
         if workers < 2:
             return []
-    progress = Progress(TextColumn(f"[bold]compiling kernels, once after an install or change ({workers} processes)"),
+    label = f"compiling kernels, once after an install or change ({compile_ahead.processes_for(workers)} processes)"
+    progress = Progress(TextColumn(f"[bold]{label}"),
                         BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
     with progress:
         task = progress.add_task("compile", total=None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import multiprocessing
 import sys
 import tempfile
@@ -113,16 +114,23 @@ def _compile_one(kernel: str, args: tuple[str, ...]) -> str | None:
     return None
 
 
+def processes_for(workers: int) -> int:
+    """Processes to start for ``workers`` offered: no more than pay (the longest kernel bounds the time
+    however many there are, so past ``total / longest`` compile seconds processes only cost memory)."""
+    seconds = [e.seconds for e in load_signatures()]
+    return max(1, min(workers, math.ceil(sum(seconds) / max(max(seconds), 1e-3))))
+
+
 def compile_ahead(workers: int, on_compiled: Callable[[int, int], None] | None = None) -> list[str]:
-    """Compile the listed kernels into the cache with ``workers`` processes. Calls ``on_compiled(done, total)``
+    """Compile the listed kernels into the cache with up to ``workers`` processes (:func:`processes_for`).
+    Calls ``on_compiled(done, total)``
     after each kernel; returns the errors of the kernels that failed (they compile on first call). The
     cache is marked compiled (:func:`is_compiled`) only when none failed, so a stale list is reported on
     every run until it is recorded again."""
     entries = load_signatures()
     errors = []
-    processes = max(1, min(workers, len(entries)))
     try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(processes_for(workers), mp_context=multiprocessing.get_context("spawn")) as pool:
             pending = [pool.submit(_compile_one, e.kernel, e.args) for e in entries]
             for done, future in enumerate(as_completed(pending), start=1):
                 if (error := future.result()) is not None:

@@ -142,3 +142,11 @@ def test_compile_command_reports_a_full_cache_and_fails_on_a_stale_list(tmp_path
     assert res.exit_code == 1
     assert "sim.rng.no_such_kernel: AttributeError" in res.output
     assert "record the list again: python -m sim.compile_ahead" in res.output
+
+
+def test_no_more_processes_than_pay():
+    """The longest kernel bounds the time, so processes past total / longest compile seconds only cost memory."""
+    seconds = [e.seconds for e in compile_ahead.load_signatures()]
+    useful = -(-sum(seconds) // max(seconds))
+    assert [compile_ahead.processes_for(w) for w in (1, 2)] == [1, min(2, useful)]
+    assert compile_ahead.processes_for(1000) == useful < len(seconds)
