@@ -70,9 +70,10 @@ def load_signatures() -> list[KernelSignature]:
     return sorted(entries, key=lambda e: -e.seconds)
 
 
-def _source_stamps() -> dict[str, list[float]]:
-    """Modification time and size of every source file: numba drops a file's cached kernels when they change."""
-    stamps = {}
+def _source_stamps() -> dict[str, list[float] | str]:
+    """Modification time and size of every source file, and the numba and Python versions: numba drops a
+    file's cached kernels when any of them changes."""
+    stamps: dict[str, list[float] | str] = {"numba": numba.__version__, "python": sys.version}
     for path in sorted(_PACKAGE.rglob("*.py")):
         st = path.stat()
         stamps[path.relative_to(_PACKAGE).as_posix()] = [st.st_mtime, st.st_size]

@@ -150,3 +150,12 @@ def test_no_more_processes_than_pay():
     useful = -(-sum(seconds) // max(seconds))
     assert [compile_ahead.processes_for(w) for w in (1, 2)] == [1, min(2, useful)]
     assert compile_ahead.processes_for(1000) == useful < len(seconds)
+
+
+def test_marker_follows_the_numba_version(tmp_path, monkeypatch):
+    """Numba's cache holds kernels for the numba that compiled them: an upgrade needs compiling again."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    compile_ahead._mark_compiled()
+    assert compile_ahead.is_compiled()
+    monkeypatch.setattr(numba, "__version__", numba.__version__ + ".post1")
+    assert not compile_ahead.is_compiled()
