@@ -65,8 +65,13 @@ def parse_type(text: str) -> types.Type:
 
 
 def load_signatures() -> list[KernelSignature]:
-    """The recorded kernel signatures (:data:`SIGNATURES`), longest compile first."""
-    entries = [KernelSignature(e["kernel"], tuple(e["args"]), e["seconds"]) for e in json.loads(SIGNATURES.read_text())]
+    """The recorded kernel signatures (:data:`SIGNATURES`), longest compile first; none if the list is
+    missing or unreadable (an installation without it compiles each kernel on first call)."""
+    try:
+        listed = json.loads(SIGNATURES.read_text())
+        entries = [KernelSignature(e["kernel"], tuple(e["args"]), e["seconds"]) for e in listed]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
     return sorted(entries, key=lambda e: -e.seconds)
 
 
@@ -118,7 +123,7 @@ def _compile_one(kernel: str, args: tuple[str, ...]) -> str | None:
 def processes_for(workers: int) -> int:
     """Processes to start for ``workers`` offered: no more than pay (the longest kernel bounds the time
     however many there are, so past ``total / longest`` compile seconds processes only cost memory)."""
-    seconds = [e.seconds for e in load_signatures()]
+    seconds = [e.seconds for e in load_signatures()] or [0.0]
     return max(1, min(workers, math.ceil(sum(seconds) / max(max(seconds), 1e-3))))
 
 
@@ -129,6 +134,8 @@ def compile_ahead(workers: int, on_compiled: Callable[[int, int], None] | None =
     cache is marked compiled (:func:`is_compiled`) only when none failed, so a stale list is reported on
     every run until it is recorded again."""
     entries = load_signatures()
+    if not entries:
+        return [f"no kernel list in {SIGNATURES} (record it: python -m sim.compile_ahead)"]
     errors = []
     try:
         with ProcessPoolExecutor(processes_for(workers), mp_context=multiprocessing.get_context("spawn")) as pool:

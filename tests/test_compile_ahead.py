@@ -159,3 +159,12 @@ def test_marker_follows_the_numba_version(tmp_path, monkeypatch):
     assert compile_ahead.is_compiled()
     monkeypatch.setattr(numba, "__version__", numba.__version__ + ".post1")
     assert not compile_ahead.is_compiled()
+
+
+def test_a_missing_kernel_list_is_reported_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_ahead, "SIGNATURES", tmp_path / "missing.json")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    errors = compile_ahead.compile_ahead(2)
+    assert len(errors) == 1 and "no kernel list" in errors[0]
+    assert compile_ahead.processes_for(2) == 1
+    assert not compile_ahead.is_compiled()
