@@ -94,10 +94,14 @@ def resume(
 
 @app.command(name="compile")
 def compile_kernels(
-    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Processes (default: all cores; no more "
+                                                                     "than pay, 5 for the current kernels).")] = None,
 ) -> None:
-    """Compile the engine's kernels into the cache now, in parallel (a first run does it itself; on a cluster,
-    run it once where the workers share the package's cache)."""
+    """Compile the engine's kernels into numba's cache now, in parallel processes.
+
+    A first run does it itself. On a cluster, run it once where the workers share the package's cache
+    before a sweep with --cluster or --scheduler.
+    """
     import os
 
     from sim import compile_ahead
