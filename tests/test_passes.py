@@ -15,7 +15,14 @@ from sim.kernels.labour import labour_row
 from sim.kernels.migration import migrate_row, skill_return_factors
 from sim.kernels.quiet import no_quiet_tiles
 from sim.kernels.select import is_household_candidate, is_school_candidate
-from sim.kernels.services import SCHOOL_AGE_MAX, SCHOOL_AGE_MIN, SCHOOL_PRIVATE, SCHOOL_PUBLIC, services_row
+from sim.kernels.services import (
+    SCHOOL_AGE_MAX,
+    SCHOOL_AGE_MIN,
+    SCHOOL_PRIVATE,
+    SCHOOL_PUBLIC,
+    services_row,
+    settled_at_home,
+)
 from sim.kernels.settlement import settle_open_relaxed
 from sim.population import FIELDS
 
@@ -116,7 +123,8 @@ def _services_every_row(key, alive, age, role, household, head_of, hukou_urban, 
         services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head, employed,
                      months_in_city, permit, insured_months, school, housing, 6, 0.5, 0.5)
         school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX, SCHOOL_PUBLIC,
-                                         SCHOOL_PRIVATE)
+                                         SCHOOL_PRIVATE) & (1 - settled_at_home(i, age, role, urban,
+                                                                                hukou_urban, with_head, school))
         if school_row:
             schools.append(i)
         if is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | (school_row & (1 - with_head[i])):
@@ -131,6 +139,7 @@ def test_services_on_marked_rows_equal_every_row(seed, n):
 
     def run(marked):
         cols, head_of = _rows(seed, n)
+        _members_where_their_heads_are(cols, head_of)
         c = cols
         row_cols = (c["alive"], c["age"], c["role"], c["household"], head_of, c["hukou_urban"], c["urban"], c["city"],
                     c["with_head"], c["employed"], c["months_in_city"], c["permit"], c["insured_months"], c["school"],
@@ -142,6 +151,15 @@ def test_services_on_marked_rows_equal_every_row(seed, n):
         return out, cols
 
     _assert_same(run)
+
+
+def _members_where_their_heads_are(cols: dict[str, np.ndarray], head_of: np.ndarray) -> None:
+    """Members living with their head take its place, as every member does once the month's follow pass has
+    run (the services pass comes after it)."""
+    heads = head_of[cols["household"]]
+    follows = (cols["with_head"] == 1) & (cols["role"] != 0) & (heads >= 0)
+    for name in ("city", "urban"):
+        cols[name][follows] = cols[name][heads[follows]]
 
 
 def _assert_same(run):

@@ -56,6 +56,7 @@ from sim.kernels.services import (
     SCHOOL_PRIVATE,
     SCHOOL_PUBLIC,
     services_row,
+    settled_at_home,
 )
 from sim.kernels.settlement import reclassify_row, settle_open_relaxed
 from sim.kernels.tally import RESIDENTS, STOCKS, URBAN, URBAN_HUKOU, count_row
@@ -187,16 +188,18 @@ def _follow_and_share(i, head, with_head, alive, role, city, urban, months_in_ci
 @njit(inline="always", cache=True)
 def _may_need_services(i, alive, age, role, urban, hukou_urban, with_head, school, housing):
     """Whether the services pass may change or mark row ``i``: a living migrant (months of residence), a
-    row of school age, a child under 18 apart from its head (it may rejoin), one holding a school status
-    or renting. For every other row :func:`sim.kernels.services.services_row` writes nothing and it is
-    no candidate. Branch-free, so that its loop vectorises."""
+    child under 18 apart from its head (it may rejoin), one renting, or one of school age or holding a
+    school status unless it is settled at home (:func:`sim.kernels.services.settled_at_home`). For every
+    other row :func:`sim.kernels.services.services_row` writes nothing and it is no candidate.
+    Branch-free, so that its loop vectorises."""
     a = age[i]
     hs = housing[i]
     migrant = urban[i] & (hukou_urban[i] ^ uint8(1))
     school_age = uint8(a >= SCHOOL_AGE_MIN) & uint8(a <= SCHOOL_AGE_MAX)
     apart = (with_head[i] ^ uint8(1)) & uint8(role[i] == ROLE_CHILD) & uint8(a < 18)
-    return alive[i] & (migrant | school_age | apart | uint8(school[i] != SCHOOL_NONE) | uint8(hs == RENTED) |
-                       uint8(hs == AFFORDABLE))
+    at_home = settled_at_home(i, age, role, urban, hukou_urban, with_head, school)
+    return alive[i] & (migrant | apart | uint8(hs == RENTED) | uint8(hs == AFFORDABLE) |
+                       ((school_age | uint8(school[i] != SCHOOL_NONE)) & (at_home ^ uint8(1))))
 
 
 @njit(parallel=True, cache=True)
@@ -230,8 +233,10 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
                 services_row(key, i, alive, age, role, household, head_of, hukou_urban, urban, city, with_head,
                              employed, months_in_city, permit, insured_months, school, housing, permit_months,
                              permit_prob, insurance_prob)
+                # A child settled at home is none: the seat allocation acts on migrants and children apart.
                 school_row = is_school_candidate(i, alive, age, school, SCHOOL_AGE_MIN, SCHOOL_AGE_MAX,
-                                                 SCHOOL_PUBLIC, SCHOOL_PRIVATE)
+                                                 SCHOOL_PUBLIC, SCHOOL_PRIVATE) & \
+                    (1 - settled_at_home(i, age, role, urban, hukou_urban, with_head, school))
                 # A left-behind child of school age may be brought to a renting head by the seat allocation.
                 left_behind_pupil = school_row & (1 - with_head[i])
                 household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil

@@ -22,13 +22,13 @@ not depend on the thread count. Each month it
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint8
 
 from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
 from sim.kernels.migration import HOME, RENTED, go_home
 from sim.kernels.select import row_mask, rows_where
-from sim.population import ROLE_CHILD
+from sim.population import ROLE_CHILD, ROLE_HEAD
 from sim.rng import uniform
 
 SCHOOL_NONE, SCHOOL_HOME, SCHOOL_LEFT_BEHIND, SCHOOL_PUBLIC, SCHOOL_PRIVATE = 0, 1, 2, 3, 4
@@ -83,6 +83,18 @@ def home_school_status(age_i):
     """School status of a child who is not a migrant and lives with its head (and of anyone out of school
     age): at school where the hukou is from 3 to 15, else none."""
     return SCHOOL_HOME if SCHOOL_AGE_MIN <= age_i <= SCHOOL_AGE_MAX else SCHOOL_NONE
+
+
+@njit(inline="always", cache=True)
+def settled_at_home(i, age, role, urban, hukou_urban, with_head, school):
+    """1 for a member (not of the head role) that is no migrant, lives with its head and holds the school
+    status of its age at home (:func:`home_school_status`): neither :func:`services_row` nor the seat
+    allocation changes it, as a member living with its head is where its head is once members have followed
+    their heads (the month's follow pass), so it is not left behind. (A row of the head role may be a leaver
+    still in its parents' household, which follows no one.) Branch-free (uint8), for vectorised marking."""
+    migrant = urban[i] & (hukou_urban[i] ^ uint8(1))
+    return (migrant ^ uint8(1)) & with_head[i] & uint8(role[i] != ROLE_HEAD) & \
+        uint8(school[i] == home_school_status(age[i]))
 
 
 @njit(inline="always", cache=True)
