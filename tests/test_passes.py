@@ -127,7 +127,7 @@ def _services_every_row(key, alive, age, role, household, head_of, hukou_urban, 
                                                                                 hukou_urban, with_head, school))
         if school_row:
             schools.append(i)
-        if is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | (school_row & (1 - with_head[i])):
+        if is_household_candidate(i, alive, role, housing, RENTED, AFFORDABLE, 0) | (school_row & (1 - with_head[i])):
             households.append(i)
     return np.array(schools, np.int64), np.array(households, np.int64)
 

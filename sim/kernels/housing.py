@@ -38,12 +38,13 @@ def allocate_affordable(key, rows, alive, household, role, head_of, hukou_urban,
                         split_base, block_rows, n, n_cities):
     """Returns ``(used, allocated)`` per city: persons in affordable places, persons newly housed.
 
-    ``rows`` are the rows of households whose head rents or holds an affordable place, ascending
-    (marked by :func:`sim.kernels.passes.services_and_candidates`); no other household can apply or
-    occupy a place. Only the capacity check runs serially, over the applicants in row order: the
-    tenants' stay-or-leave draws, the occupied places and the applications are order-free. Members living
-    with their head hold its housing on entry, so only the households whose head left or got a place
-    here need their members updated (visited through :func:`sim.population.household_rows`).
+    ``rows`` are the renting heads and the rows in affordable places, ascending (marked by
+    :func:`sim.kernels.passes.services_and_candidates`, with the left-behind pupils whom the seat
+    allocation may have brought to such a head since); no other row can apply or occupy a place. Only
+    the capacity check runs serially, over the applicants in row order: the tenants' stay-or-leave draws,
+    the occupied places and the applications are order-free. Members living with their head hold its
+    housing on entry, so only the households whose head left or got a place here need their members
+    updated (visited through :func:`sim.population.household_rows`).
     """
     n_rows = len(rows)
     n_chunks = max(1, (n_rows + CHUNK - 1) // CHUNK)

@@ -239,7 +239,8 @@ def services_and_candidates(quiet, key, alive, age, role, household, head_of, hu
                     (1 - settled_at_home(i, age, role, urban, hukou_urban, with_head, school))
                 # A left-behind child of school age may be brought to a renting head by the seat allocation.
                 left_behind_pupil = school_row & (1 - with_head[i])
-                household_row = is_household_candidate(i, alive, housing, RENTED, AFFORDABLE) | left_behind_pupil
+                household_row = is_household_candidate(i, alive, role, housing, RENTED, AFFORDABLE, ROLE_HEAD) | \
+                    left_behind_pupil
                 mask[i] = school_row * SCHOOL_CANDIDATE + household_row * HOUSEHOLD_CANDIDATE
     return rows_where(mask, SCHOOL_CANDIDATE, n, n_chunks), rows_where(mask, HOUSEHOLD_CANDIDATE, n, n_chunks)
 

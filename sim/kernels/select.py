@@ -117,12 +117,13 @@ def is_school_candidate(i, alive, age, school, age_min, age_max, in_school_a, in
 
 
 @njit(inline="always", cache=True)
-def is_household_candidate(i, alive, housing, code_a, code_b):
-    """Living row with housing ``code_a`` or ``code_b``: once members living with their head share its
-    housing, these are the heads with those codes and the members who live with them (and a few rows
-    that live apart, which the allocation passes over)."""
+def is_household_candidate(i, alive, role, housing, rented, affordable, head_role):
+    """Living row in an affordable place (``affordable``), or renting (``rented``) with the head role: the
+    rows the housing allocation acts on. Once members living with their head share its housing, these are
+    the renting heads and the households in affordable places (and a few rows that live apart, which the
+    allocation passes over); a renting member neither holds a place nor applies."""
     hs = housing[i]
-    return alive[i] & ((hs == code_a) | (hs == code_b))
+    return alive[i] & ((hs == affordable) | ((hs == rented) & (role[i] == head_role)))
 
 
 @njit(cache=True)
