@@ -24,7 +24,7 @@ from sim.kernels.services import (
     settled_at_home,
 )
 from sim.kernels.settlement import settle_open_relaxed
-from sim.population import FIELDS
+from sim.population import FIELDS, ROLE_HEAD
 
 N_CITIES, N_SKILL, N_FAMILY = 4, 4, 2
 CODES = {"alive": 2, "age": 80, "sex": 2, "role": 4, "with_head": 2, "hukou_urban": 2, "urban": 2, "skill": 4,
@@ -127,7 +127,8 @@ def _services_every_row(key, alive, age, role, household, head_of, hukou_urban, 
                                                                                 hukou_urban, with_head, school))
         if school_row:
             schools.append(i)
-        if is_household_candidate(i, alive, role, housing, RENTED, AFFORDABLE, 0) | (school_row & (1 - with_head[i])):
+        left_behind_pupil = school_row & (1 - with_head[i])
+        if is_household_candidate(i, alive, role, housing, RENTED, AFFORDABLE, ROLE_HEAD) | left_behind_pupil:
             households.append(i)
     return np.array(schools, np.int64), np.array(households, np.int64)
 
@@ -157,7 +158,7 @@ def _members_where_their_heads_are(cols: dict[str, np.ndarray], head_of: np.ndar
     """Members living with their head take its place, as every member does once the month's follow pass has
     run (the services pass comes after it)."""
     heads = head_of[cols["household"]]
-    follows = (cols["with_head"] == 1) & (cols["role"] != 0) & (heads >= 0)
+    follows = (cols["with_head"] == 1) & (cols["role"] != ROLE_HEAD) & (heads >= 0)
     for name in ("city", "urban"):
         cols[name][follows] = cols[name][heads[follows]]
 
