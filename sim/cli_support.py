@@ -42,25 +42,39 @@ def month_progress(total: int, label: str) -> Progress:
 def compile_kernels_ahead(workers: int | None = None) -> list[str]:
     """Compile the kernels in parallel processes (:mod:`sim.compile_ahead`) unless the cache holds them:
     ``workers`` processes, or by default one per numba thread where there are two or more (a single
-    process compiles no faster ahead than on each kernel's first call). With a progress bar; returns (and
-    prints as warnings) the kernels that failed, which compile on first call instead."""
+    process compiles no faster ahead than on each kernel's first call). Waits while another process
+    compiles into the same cache, then uses its kernels. With a progress bar; returns (and prints as
+    warnings) the kernels that failed, which compile on first call instead."""
     import numba
+    from filelock import Timeout
 
     from sim import compile_ahead
 
     if compile_ahead.is_compiled():
+        compile_ahead.mark_used()
         return []
     if workers is None:
         workers = numba.get_num_threads()
         if workers < 2:
             return []
-    label = f"compiling kernels, once after an install or change ({compile_ahead.processes_for(workers)} processes)"
-    progress = Progress(TextColumn(f"[bold]{label}"),
-                        BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
-    with progress:
-        task = progress.add_task("compile", total=None)
-        errors = compile_ahead.compile_ahead(workers, lambda done, total: progress.update(task, completed=done,
-                                                                                           total=total))
+    lock = compile_ahead.exclusive()
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        with err_console.status("waiting for another process that compiles the kernels into the same cache"):
+            lock.acquire()
+    try:
+        if compile_ahead.is_compiled():  # compiled by the process that held the lock
+            return []
+        label = f"compiling kernels, once after an install or change ({compile_ahead.processes_for(workers)} processes)"
+        progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err_console, transient=True)
+        with progress:
+            task = progress.add_task("compile", total=None)
+            errors = compile_ahead.compile_ahead(workers, lambda done, total: progress.update(task, completed=done,
+                                                                                               total=total))
+    finally:
+        lock.release()
     for error in errors:
         err_console.print(f"warning: not compiled ahead (compiles on first call): {error}", highlight=False,
                           soft_wrap=True, markup=False)

@@ -11,6 +11,12 @@ The kernels that the model calls from Python, with their argument types, are lis
 ``python -m sim.compile_ahead`` records the list from a run of the default scenario; a test checks
 that it matches what a run calls. A kernel called with other types than those listed is compiled on
 its first call, as without this module.
+
+Each change of the sources starts a new cache folder beside the old ones; after compiling into a new one,
+the folders of earlier sources that no run has used for a day are removed (:func:`prune_stale_caches`),
+keeping the few used last (switching back and forth between two versions of the code reuses both).
+Processes that start at once compile one after the other (:func:`exclusive`): the first compiles, the
+others wait and then load its kernels.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import importlib
 import json
 import math
 import multiprocessing
+import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -30,12 +39,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numba
+from filelock import FileLock
 from numba.core import event, types
 
 SIGNATURES = Path(__file__).with_name("kernel_signatures.json")
 _PACKAGE = Path(__file__).resolve().parent
 _MARKER = "compiled-ahead.json"  # in the cache folder: the sources' stamps when every kernel was compiled
 _RECORD_SCENARIO = _PACKAGE.parent / "scenarios" / "plan-2024.yaml"
+_LOCK = "compile.lock"  # in the cache folder: held by the process that compiles ahead
+_CACHE_FOLDER = re.compile(r"[0-9a-f]{16}")  # a cache folder's name: the digest of its sources (see sim)
+KEEP_RECENT_CACHES = 3  # earlier sources' folders kept whatever their age, the last used first
+STALE_AFTER_SECONDS = 24 * 3600  # past this since its last use, any other earlier folder is removed
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,47 @@ def _mark_compiled() -> None:
         pass
 
 
+def mark_used() -> None:
+    """Record that a run uses this cache folder now (the marker's time: see :func:`prune_stale_caches`)."""
+    try:
+        os.utime(_marker())
+    except OSError:  # not compiled ahead, or not writable: nothing to record
+        pass
+
+
+def exclusive() -> FileLock:
+    """A lock on this cache folder for compiling into it: held, another process waits for it to be released."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    return FileLock(cache_dir() / _LOCK)
+
+
+def _last_used(folder: Path) -> float:
+    marker = folder / _MARKER
+    return (marker if marker.exists() else folder).stat().st_mtime
+
+
+def prune_stale_caches(now: float | None = None) -> list[Path]:
+    """Remove the cache folders of earlier sources beside this one (named by a sources digest, see :mod:`sim`)
+    that no run has used for :data:`STALE_AFTER_SECONDS`, except the :data:`KEEP_RECENT_CACHES` used last.
+    Returns the folders removed; one that cannot be read or removed is left as it is."""
+    now = time.time() if now is None else now
+    current = cache_dir().resolve()
+    earlier = []
+    for folder in current.parent.iterdir() if current.parent.is_dir() else ():
+        if folder.is_dir() and _CACHE_FOLDER.fullmatch(folder.name) and folder.resolve() != current:
+            try:
+                earlier.append((_last_used(folder), folder))
+            except OSError:
+                continue
+    removed = []
+    for last_used, folder in sorted(earlier, reverse=True)[KEEP_RECENT_CACHES:]:
+        if now - last_used > STALE_AFTER_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+    return removed
+
+
 def is_compiled() -> bool:
     """Whether the kernels were compiled ahead into the cache for the sources as they are now."""
     try:
@@ -132,7 +187,8 @@ def compile_ahead(workers: int, on_compiled: Callable[[int, int], None] | None =
     Calls ``on_compiled(done, total)``
     after each kernel; returns the errors of the kernels that failed (they compile on first call). The
     cache is marked compiled (:func:`is_compiled`) only when none failed, so a stale list is reported on
-    every run until it is recorded again."""
+    every run until it is recorded again; then the stale folders of earlier sources are removed
+    (:func:`prune_stale_caches`)."""
     entries = load_signatures()
     if not entries:
         return [f"no kernel list in {SIGNATURES} (record it: python -m sim.compile_ahead)"]
@@ -149,6 +205,7 @@ def compile_ahead(workers: int, on_compiled: Callable[[int, int], None] | None =
         return [f"worker processes: {err}"]
     if not errors:
         _mark_compiled()
+        prune_stale_caches()
     return errors
 
 

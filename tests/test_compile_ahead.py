@@ -168,3 +168,72 @@ def test_a_missing_kernel_list_is_reported_not_raised(tmp_path, monkeypatch):
     assert len(errors) == 1 and "no kernel list" in errors[0]
     assert compile_ahead.processes_for(2) == 1
     assert not compile_ahead.is_compiled()
+
+
+def test_earlier_sources_cache_folders_unused_for_a_day_are_removed_but_the_last_used(tmp_path, monkeypatch):
+    """Every change of the sources starts a new cache folder: the old ones go once no run has used them for
+    a day, except the few used last; folders of other names and the current one stay."""
+    now = 1_000_000_000.0
+    day = compile_ahead.STALE_AFTER_SECONDS
+    current = tmp_path / "0123456789abcdef"
+    current.mkdir()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(current))
+    ages = {"a" * 16: 3 * day, "b" * 16: 4 * day, "c" * 16: 5 * day, "d" * 16: 6 * day, "e" * 16: 0.5 * day}
+    for name, age in ages.items():
+        marker = tmp_path / name / "compiled-ahead.json"
+        marker.parent.mkdir()
+        marker.write_text("{}")
+        os.utime(marker, (now - age, now - age))
+    unfinished = tmp_path / ("f" * 16)  # never marked compiled: its own time counts
+    unfinished.mkdir()
+    os.utime(unfinished, (now - 7 * day, now - 7 * day))
+    other = tmp_path / "not-a-cache"
+    other.mkdir()
+    os.utime(other, (now - 9 * day, now - 9 * day))
+    removed = compile_ahead.prune_stale_caches(now)
+    # used last: e (half a day), a, b; older than a day and not among them: c, d, f
+    assert sorted(p.name for p in removed) == ["c" * 16, "d" * 16, "f" * 16]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["0123456789abcdef", "a" * 16, "b" * 16, "e" * 16,
+                                                                 "not-a-cache"])
+
+
+def test_a_run_marks_the_cache_it_uses(tmp_path, monkeypatch):
+    from sim import cli_support
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    compile_ahead._mark_compiled()
+    marker = tmp_path / "cache" / "compiled-ahead.json"
+    os.utime(marker, (1.0, 1.0))
+    assert cli_support.compile_kernels_ahead() == []
+    assert marker.stat().st_mtime > 1.0
+
+
+def test_a_run_waits_for_another_process_compiling_the_same_cache_and_uses_its_kernels(tmp_path, monkeypatch):
+    """Runs started together compile once: the one that holds the cache's lock compiles, the others wait for
+    it and find the cache compiled."""
+    import threading
+
+    from filelock import FileLock
+
+    from sim import cli_support
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    compiled = threading.Event()
+    calls = []
+    monkeypatch.setattr(compile_ahead, "is_compiled", compiled.is_set)
+    monkeypatch.setattr(compile_ahead, "compile_ahead", lambda workers, on_compiled: calls.append(workers) or [])
+    other = FileLock(compile_ahead.exclusive().lock_file)  # as another process would hold it: its own handle
+    other.acquire()
+    waiting = threading.Thread(target=cli_support.compile_kernels_ahead, args=(2,))
+    waiting.start()
+    waiting.join(timeout=1.0)
+    assert waiting.is_alive()  # waits while the other one compiles
+    compiled.set()
+    other.release()
+    waiting.join(timeout=10.0)
+    assert not waiting.is_alive() and calls == []  # and then compiles nothing itself
+    compiled.clear()  # (sources changed since): the lock is free, so the next run compiles at once
+    later = threading.Thread(target=cli_support.compile_kernels_ahead, args=(2,))
+    later.start()
+    later.join(timeout=10.0)
+    assert not later.is_alive() and calls == [2]
