@@ -16,15 +16,16 @@ run the rules on the marked rows alone, found eight at a time from the mask's 64
 services pass marks no row in the tiles that :mod:`sim.kernels.quiet` found quiet; the labour/migration
 pass marks rural-hukou rows only, which quiet tiles do not hold.
 
-Tallies are kept per chunk and summed afterwards, draws are keyed by row: results do not depend on
-the number of threads. A chunk's tally is sliced once, outside the row loop: every slice of an array
+Tallies are kept per block of chunks (:func:`sim.kernels.block_span`) and summed afterwards, draws are
+keyed by row: results do not depend on the number of threads. A block's tally is sliced once, outside
+the row loop: every slice of an array
 touches its reference count atomically, and a slice per row made the two threads fight over that count.
 """
 
 import numpy as np
 from numba import njit, prange, uint8
 
-from sim.kernels import CHUNK, ROWS_PER_TASK, n_tasks, sum_chunks
+from sim.kernels import CHUNK, ROWS_PER_TASK, block_span, n_blocks, n_tasks, sum_chunks
 from sim.kernels.housing import AFFORDABLE, RENTED, share_head_housing
 from sim.kernels.labour import WORK_AGE_MIN, labour_row
 from sim.kernels.migration import (
@@ -102,8 +103,9 @@ def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, ag
     (``N_FLOWS`` x city) and the rows whose place, housing or role changed (heads who moved, adult
     children who left home), ascending, for :func:`follow_and_find_leavers`.
     """
-    work = np.zeros((n_chunks, 2, n_cities), np.int64)
-    moves = np.zeros((n_chunks, N_FLOWS, n_cities), np.int64)
+    blocks = n_blocks(n_chunks)
+    work = np.zeros((blocks, 2, n_cities), np.int64)
+    moves = np.zeros((blocks, N_FLOWS, n_cities), np.int64)
     mask = row_mask(n)  # bit 1: may work or move; bit 2: changed
     leave_max = max(prm[P_MIGRATE], prm[P_LEAVE_HOME])
     skill_return = skill_return_factors(prm, n_skill)
@@ -112,15 +114,16 @@ def work_move_and_settle(labour_key, move_key, static_key, settle_key, alive, ag
     words = mask.view(np.uint64)
     per_chunk = CHUNK // 8
     may_change = bit_in_every_byte(1)
-    for c in prange(n_chunks):
-        work_c, moves_c = work[c], moves[c]  # sliced once per chunk: a slice per row costs two atomic refcounts
-        for w in range(c * per_chunk, min(len(words), (c + 1) * per_chunk)):
+    for b in prange(blocks):
+        work_b, moves_b = work[b], moves[b]  # sliced once per block: a slice per row costs two atomic refcounts
+        first, last = block_span(b, n_chunks)
+        for w in range(first * per_chunk, min(len(words), last * per_chunk)):
             marked = words[w] & may_change  # read before the rows of the word mark their changes
             while marked:
                 i, marked = pop_row(w, marked)
-                labour_row(labour_key, i, work_c, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
+                labour_row(labour_key, i, work_b, alive, age, urban, hukou_urban, city, employed, skill, find_prob,
                            separation_prob, skill_find, train_prob)
-                if migrate_row(move_key, static_key, i, moves_c, cdf, n_skill, n_family, family, alive, age, role,
+                if migrate_row(move_key, static_key, i, moves_b, cdf, n_skill, n_family, family, alive, age, role,
                                hukou_urban, household, origin_city, city, urban, skill, employed, months_in_city,
                                permit, housing, insured_months, find_prob, province, metro, amenity, service_months,
                                service_weights, prm, skill_return):
@@ -257,20 +260,22 @@ def reclassify_and_count(quiet, key, alive, household, hukou_urban, hukou_city, 
     urban residents and urban hukou of its city only, so they are counted once, per city, and added to
     those three. Returns (reclassified residents and hukou conversions, 2 x city; stocks, ``STOCKS`` x city).
     """
-    reclassified = np.zeros((n_chunks, 2, n_cities), np.int64)
-    stocks = np.zeros((n_chunks, len(STOCKS), n_cities), np.int64)
-    settled = np.zeros((n_chunks, 1, n_cities), np.int64)  # the living rows of quiet tiles
-    for c in prange(n_chunks):
-        reclassified_c, stocks_c, settled_c = reclassified[c], stocks[c], settled[c, 0]
-        for t in range(c * TILES_PER_CHUNK, min(n_tiles(n), (c + 1) * TILES_PER_CHUNK)):
+    blocks = n_blocks(n_chunks)
+    reclassified = np.zeros((blocks, 2, n_cities), np.int64)
+    stocks = np.zeros((blocks, len(STOCKS), n_cities), np.int64)
+    settled = np.zeros((blocks, 1, n_cities), np.int64)  # the living rows of quiet tiles
+    for b in prange(blocks):
+        reclassified_b, stocks_b, settled_b = reclassified[b], stocks[b], settled[b, 0]
+        first, last = block_span(b, n_chunks)
+        for t in range(first * TILES_PER_CHUNK, min(n_tiles(n), last * TILES_PER_CHUNK)):
             if is_quiet(quiet, t):
                 for i in range(t * TILE, (t + 1) * TILE):
-                    settled_c[city[i]] += alive[i]
+                    settled_b[city[i]] += alive[i]
                 continue
             for i in range(t * TILE, min(n, (t + 1) * TILE)):
-                reclassify_row(key, i, reclassified_c, alive, urban, hukou_urban, hukou_city, city, household,
+                reclassify_row(key, i, reclassified_b, alive, urban, hukou_urban, hukou_city, city, household,
                                reclassify_rate, hukou_share)
-                count_row(stocks_c, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months,
+                count_row(stocks_b, i, alive, urban, hukou_urban, hukou_city, city, employed, insured_months,
                           permit, school, province, age, skill, housing)
     totals = sum_chunks(stocks)
     quiet_residents = sum_chunks(settled)[0]

@@ -1,7 +1,7 @@
 """Stock counts per city: the raw material of every reported metric.
 
 :func:`count_row` adds one row; the month's last pass (:func:`sim.kernels.passes.reclassify_and_count`)
-runs it for every row. Counts are integers kept per chunk and summed afterwards, so they are exact and
+runs it for every row. Counts are integers kept per block of rows and summed afterwards, so they are exact and
 identical for any thread count. Rates (urbanization, coverage, shares) are formed from them in :mod:`sim.metrics`.
 """
 
