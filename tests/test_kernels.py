@@ -57,6 +57,23 @@ def test_the_deaths_pass_marks_deaths_mothers_and_families_outside_quiet_tiles()
     assert list(family) == [0] * 16 + [1] * 48
 
 
+def test_monthly_demography_keeps_the_yearly_rates_of_the_table():
+    """Twelve months of births give the table's births per woman in a year (a birth can come again, so the
+    monthly chance is a twelfth of it), and twelve months of survival the table's yearly survival (a death
+    comes once)."""
+    import pandas as pd
+
+    from sim.geography import DATA_DIR
+    from sim.inputs import Demography
+
+    table = pd.read_csv(DATA_DIR / "demography.csv").sort_values("age")
+    d = Demography.load()
+    np.testing.assert_allclose(12 * d.birth_prob, table["fertility"], rtol=1e-12)
+    assert table["fertility"].max() > 0.05  # where the survival form would have given 2.6% more a year
+    np.testing.assert_allclose(1 - (1 - d.death_prob_female) ** 12, table["mortality_female"], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(1 - (1 - d.death_prob_male) ** 12, table["mortality_male"], rtol=1e-9, atol=1e-15)
+
+
 def test_a_promoted_school_age_child_leaves_the_family_flag_only_if_it_was_the_last():
     """The head dies; the next member, a 10-year-old, becomes head. Its household keeps the flag of
     households with school-age children only if another such child lives in it."""
