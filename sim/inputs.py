@@ -26,10 +26,11 @@ class Demography:
         return np.stack([self.death_prob_male, self.death_prob_female])
 
     @classmethod
-    def load(cls, data_dir: Path | None = None) -> Demography:
-        t = pd.read_csv(Path(data_dir or DATA_DIR) / "demography.csv").sort_values("age")
+    def load(cls, data_dir: Path | None = None, table: str = "demography.csv") -> Demography:
+        """The demography ``table`` (a file of ``data_dir``; see ``Scenario.demography``)."""
+        t = pd.read_csv(Path(data_dir or DATA_DIR) / table).sort_values("age")
         if list(t["age"]) != list(range(101)):
-            raise ValueError("demography.csv must have one row per age 0..100")
+            raise ValueError(f"{table} must have one row per age 0..100")
 
         def monthly_survival(q: pd.Series) -> np.ndarray:
             """A yearly probability of an event that happens once (death) as a monthly one."""

@@ -72,7 +72,7 @@ class CitizenizationModel(mesa.Model):
         self.scale = scenario.scale
         self.seed_value = scenario.seed
         self.geo = Geography.load(data_dir)
-        self.demography = Demography.load(data_dir)
+        self.demography = Demography.load(data_dir, scenario.demography)
         self._death_prob = self.demography.death_prob
         margins = start_margins(load_history(data_dir), scenario.start_year)
         self.people = synthesize(self.geo, margins, self.scale, scenario.seed, self.demography.age_weights)

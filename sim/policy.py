@@ -9,6 +9,8 @@ clause of 国发〔2024〕17号 it models (section numbers as in the plan: 二 c
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -494,6 +496,10 @@ class Scenario(Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Random seed.")
     policy: Policy = Policy()
     behaviour: Behaviour = Behaviour()
+    demography: Literal["demography.csv", "demography_2020.csv"] = Field(
+        "demography.csv", description="Table of mortality, fertility and the census age-sex shares in the "
+        "package's data (sim/data/PROVENANCE.md): demography.csv for projections (the levels of 2023-2024), "
+        "demography_2020.csv for runs from end-2020 (the levels known by end-2022: the backtest's).")
     mobility_shocks: dict[int, float] = Field(
         default_factory=dict, description="Calendar year -> multiplier (0 to 5) on the monthly hazards of leaving "
         "home and of onward moves in that year: events outside the plan, such as the 2022 COVID-19 movement "

@@ -50,6 +50,18 @@ def test_bad_mobility_shock_names_key_and_allowed_values(tmp_path, shocks):
     assert "'mobility_shocks'" in line and "years 2000 to 2100 to factors from 0 to 5" in line
 
 
+def test_unknown_demography_table_names_the_tables(tmp_path):
+    line = _error_line(tmp_path, "name: x\ndemography: census.csv\n")
+    assert "'demography'" in line and "demography.csv, demography_2020.csv" in line
+
+
+def test_the_backtest_runs_on_the_demography_known_by_its_fitting_years():
+    """The backtest's mortality and fertility come from 2020-2022 (demography_2020.csv), the projections'
+    from 2023-2024."""
+    assert load_scenario(SCENARIOS / "backtest-2020.yaml").demography == "demography_2020.csv"
+    assert load_scenario(SCENARIOS / "plan-2024.yaml").demography == "demography.csv"
+
+
 def test_wrong_type_is_rejected(tmp_path):
     line = _error_line(tmp_path, "name: x\nmonths: many\n")
     assert "'months'" in line and "int" in line

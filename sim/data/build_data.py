@@ -292,14 +292,22 @@ AGE5_SHAPE = [77.9, 90.2, 85.3, 72.7, 74.9, 91.9, 124.1, 99.0, 93.0, 114.2, 121.
 # rescaled to the bulletin's male total.
 SEX_RATIO5 = [111.3, 113.8, 116.9, 116.6, 112.9, 108.0, 106.9, 105.4, 104.3, 103.2, 102.1, 101.8,
               101.2, 98.6, 97.0, 92.6, 83.9, 73.0, 60.0, 47.0, 35.0]
-# 2023 national life expectancy 78.6 (NHC 2023 health statistical bulletin, recalled), split by sex with
-# the 2020 census life-table gap (male 75.37, female 80.88, total 77.93; recalled): ASSUMPTION
+# Life expectancy at birth by sex, 2020 census life table (male 75.37, female 80.88, total 77.93; recalled).
+E0_CENSUS_2020 = {"male": 75.37, "female": 80.88}
+# Projections: the 2023 national life expectancy 78.6 (NHC 2023 health statistical bulletin, recalled), split
+# by sex with the 2020 census gap: ASSUMPTION
 E0_SHIFT = 78.6 - 77.93
-E0_TARGET = {"male": 75.37 + E0_SHIFT, "female": 80.88 + E0_SHIFT}
+E0_TARGET = {sex: e0 + E0_SHIFT for sex, e0 in E0_CENSUS_2020.items()}
 Q0_TARGET = {"male": 0.0058, "female": 0.0050}  # ASSUMPTION around the published IMR 5.4 per mille (2020)
 SILER = {"male": dict(c=0.00025, b3=0.090), "female": dict(c=0.00012, b3=0.100)}  # ASSUMPTION
 FERT_MEAN_AGE, FERT_SD = 29.3, 5.3  # ASSUMPTION (gamma-shaped ASFR schedule)
 BIRTHS_TARGET = {2023: 9.02e6, 2024: 9.54e6}  # NBS communiqués
+# The backtest from end-2020 uses only what was known by end-2022 (2023-2024 are its out-of-sample years): its
+# mortality level reproduces the deaths of 2020 on the census population (the census life table's own e0
+# would give 10.67 M, 7% too many, with this Siler shape), its fertility the births of 2021 and 2022 (NBS
+# communiqués).
+DEATHS_2020 = 9.98e6
+BIRTHS_TARGET_2020 = {2021: 10.62e6, 2022: 9.56e6}
 
 
 def read_census() -> pd.DataFrame:
@@ -555,7 +563,11 @@ def life_expectancy(q):
     return L.sum()
 
 
-def build_demography() -> tuple[pd.DataFrame, dict]:
+def build_demography(e0_target: dict[str, float] = E0_TARGET,
+                     births_target: dict[int, float] = BIRTHS_TARGET) -> tuple[pd.DataFrame, dict]:
+    """The age-sex table: 2020 census shares, a Siler mortality schedule with life expectancy ``e0_target``
+    by sex, and a fertility schedule scaled to the mean TFR that reproduces ``births_target`` (year -> births)
+    on the 2020 census women."""
     info = {}
     shape = np.array(AGE5_SHAPE) * 1e6
     groups = [(0, 3), (3, 12), (12, 13), (13, 21)]
@@ -591,7 +603,7 @@ def build_demography() -> tuple[pd.DataFrame, dict]:
             a1 = solve(a3)
             qq = siler_q(ages, a1, b1, c, a3, b3)
             qq[-1] = 1.0 - math.exp(-(a3 * math.exp(b3 * 100) + c))  # 100+: annual hazard at 100
-            return life_expectancy(np.minimum(qq, 1.0)) - E0_TARGET[sex]
+            return life_expectancy(np.minimum(qq, 1.0)) - e0_target[sex]
 
         la3 = brentq(e0_gap, math.log(1e-7), math.log(5e-4))
         a3 = math.exp(la3)
@@ -604,7 +616,7 @@ def build_demography() -> tuple[pd.DataFrame, dict]:
     info["implied_deaths_2020_structure"] = deaths
     info["implied_cdr_per_mille"] = deaths / tot * 1000
 
-    # fertility: gamma-shaped ASFR over 15..49, scaled to the TFR that reproduces 2023-2024 births
+    # fertility: gamma-shaped ASFR over 15..49, scaled to the TFR that reproduces the target years' births
     k = ((FERT_MEAN_AGE - 14.5) / FERT_SD) ** 2
     theta = FERT_SD ** 2 / (FERT_MEAN_AGE - 14.5)
     a = np.arange(15, 50) + 0.5 - 14.5
@@ -613,10 +625,12 @@ def build_demography() -> tuple[pd.DataFrame, dict]:
     fert = np.zeros(101)
     fert[15:50] = g
     tfrs = {}
-    for year, births in BIRTHS_TARGET.items():
-        shift = year - 2020
+    for year, births in births_target.items():
+        # The model keeps the ages its people have at the end of a year through the next and ages them each
+        # January from its second year on: women aged a in `year` were a - shift at the census (end-2020).
+        shift = year - 2021
         w = np.zeros(101)
-        w[shift:] = female[: 101 - shift]  # women aged a in `year` were a-shift in Nov 2020
+        w[shift:] = female[: 101 - shift]
         tfrs[year] = births / (fert * w).sum()
     tfr = float(np.mean(list(tfrs.values())))
     info["tfr_by_year"] = tfrs
@@ -644,6 +658,19 @@ MP_SRC = {
     2024: ("NBS 2024 report via http://xzqh.info/lt/read.php?tid=190084 ; "
            "https://www.farmer.com.cn/2025/05/01/99986067.html (facts.md §1, §8)"),
 }
+
+
+def build_demography_2020() -> tuple[pd.DataFrame, dict]:
+    """The backtest's age-sex table (see :data:`DEATHS_2020`): the census life expectancies shifted alike for
+    both sexes until the 2020 deaths are reproduced, fertility from the births of 2021-2022."""
+    def deaths_gap(shift: float) -> float:
+        e0 = {sex: value + shift for sex, value in E0_CENSUS_2020.items()}
+        return build_demography(e0, BIRTHS_TARGET_2020)[1]["implied_deaths_2020_structure"] - DEATHS_2020
+
+    shift = brentq(deaths_gap, 0.0, 3.0, xtol=1e-4)
+    dem, info = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()}, BIRTHS_TARGET_2020)
+    info["e0_shift_from_census"] = shift
+    return dem, info
 
 
 def build_migrant_profile() -> pd.DataFrame:
@@ -741,6 +768,9 @@ def main():
     build_history().to_csv(HERE / "national_history.csv", index=False)
     dem, info = build_demography()
     dem.to_csv(HERE / "demography.csv", index=False)
+    dem_2020, info_2020 = build_demography_2020()
+    dem_2020.to_csv(HERE / "demography_2020.csv", index=False)
+    info.update({f"backtest {k}": v for k, v in info_2020.items()})
     build_migrant_profile().to_csv(HERE / "migrant_profile.csv", index=False)
     # report for PROVENANCE.md
     print("\n".join(notes))
