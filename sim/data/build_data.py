@@ -27,11 +27,11 @@ CENSUS = REPO.parent / "shared" / "reference" / "census_city_2020.csv"
 #        urban-share status, urban per-capita disposable income 2020 yuan)
 # pop: 7th census bulletin no.3 (identical list in several public GitHub files, e.g. a notebook
 #      printing "各地区人口.csv": 全国 1411778724, 北京 21893095 ...; facts.md section 7).
-# urban share: provincial 7th-census bulletins; status C = confirmed in this session (bulletin text
+# urban share: provincial 7th-census bulletins; status C = confirmed (bulletin text
 #      or exact arithmetic), F = facts.md 'official' column agrees with the complete leiii sum to
 #      within 0.3 pp (facts.md treats these as confirmed), M = facts.md memory value only.
 # income: recalled NBS China Statistical Yearbook 2021 table 'per capita disposable income of urban
-#      households by region, 2020' -- NOT verified in this session (confidence L).
+#      households by region, 2020' -- NOT verified (confidence L).
 PROVINCES = {
     110000: ("北京市", "Beijing", "East", 21893095, 87.55, "F", 75602),
     120000: ("天津市", "Tianjin", "East", 13866009, 84.70, "F", 47659),
@@ -65,7 +65,7 @@ PROVINCES = {
     640000: ("宁夏回族自治区", "Ningxia", "West", 7202654, 64.96, "F", 35720),
     650000: ("新疆维吾尔自治区", "Xinjiang", "West", 25852345, 56.53, "C", 34838),
 }
-# Exact urban (城镇) counts published in provincial bulletins found in this session.
+# Exact urban (城镇) counts published in provincial bulletins found while building the file.
 OFFICIAL_URBAN_COUNT = {
     650000: 14613622,  # 新疆七普公报: 居住在城镇的人口为14613622人, 占56.53%
     450000: 27170956,  # 广西七普公报: 居住在城镇的人口为27170956人, 占54.20%
@@ -500,7 +500,7 @@ def build_provinces(cities: pd.DataFrame) -> pd.DataFrame:
     raw = (p.income_urban_2020 / NATIONAL_URBAN_INCOME_2020) ** PRICE_INCOME_ELASTICITY
     scale = NATIONAL_RESIDENTIAL_PRICE_2020 / np.average(raw, weights=p.urban_pop)
     p["housing_price_2020"] = (raw * scale).round().astype(int)
-    st = {"C": "confirmed in provincial census bulletin/arithmetic this session",
+    st = {"C": "confirmed in provincial census bulletin/arithmetic",
           "F": "facts.md official value, agrees with complete leiii city sum within 0.3 pp",
           "M": "facts.md memory value (unconfirmed)"}
     p["source"] = p.apply(lambda r: (
