@@ -104,13 +104,18 @@ def test_the_countryside_is_older(built):
     assert (v["age"][rural] >= 60).mean() - (v["age"][urban] >= 60).mean() > 0.06
 
 
-def test_age_sex_distribution(built):
-    m, scale, people = built
+def _age_sex_shares(built) -> tuple[np.ndarray, np.ndarray]:
+    """Shares by (age, sex) of the synthesized people and of the start's target (101 x 2 each)."""
+    m, _, people = built
     v = people.view()
-    target = m.age_sex if m.age_sex is not None else Demography.load().age_weights
     hist = np.zeros((101, 2))
     np.add.at(hist, (v["age"], v["sex"]), 1.0)
-    hist /= hist.sum()
+    target = m.age_sex if m.age_sex is not None else Demography.load().age_weights
+    return hist / hist.sum(), target
+
+
+def test_age_sex_distribution(built):
+    hist, target = _age_sex_shares(built)
     for lo, hi in BANDS:
         assert abs(hist[lo:hi + 1].sum() - target[lo:hi + 1].sum()) < 0.005, (lo, hi)
     assert abs(hist[:, 1].sum() - target[:, 1].sum()) < 0.005
@@ -120,12 +125,7 @@ def test_the_oldest_ages_and_the_deaths_they_bring_match_the_target(built):
     """Ages 85 and over follow the target in five-year bands, not spread evenly up to 100: the oldest die
     fastest, so the start's expected deaths a year under the mortality table match the target population's
     (an open 85+ band gave twice the 90-99-year-olds and 8% more deaths)."""
-    m, scale, people = built
-    v = people.view()
-    target = m.age_sex if m.age_sex is not None else Demography.load().age_weights
-    hist = np.zeros((101, 2))
-    np.add.at(hist, (v["age"], v["sex"]), 1.0)
-    hist /= hist.sum()
+    hist, target = _age_sex_shares(built)
     for lo, hi in [(85, 89), (90, 94), (95, 100)]:
         assert hist[lo:hi + 1].sum() == pytest.approx(target[lo:hi + 1].sum(), rel=0.15), (lo, hi)
     q = Demography.load()
