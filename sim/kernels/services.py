@@ -22,7 +22,7 @@ not depend on the thread count. Each month it
 """
 
 import numpy as np
-from numba import njit, prange, uint8
+from numba import njit, prange, uint8, uint16
 
 from sim.kernels import CHUNK, sum_chunks
 from sim.kernels.labour import is_migrant
@@ -54,10 +54,11 @@ def services_row(key, i, alive, age, role, household, head_of, hukou_urban, urba
     if migrant:
         if months_in_city[i] < MAX_MONTHS:
             months_in_city[i] += 1
-        if permit[i] == 0 and months_in_city[i] >= permit_months and uniform(key, i, 0) < permit_prob:
-            permit[i] = 1
-        if employed[i] == 1 and insured_months[i] < MAX_MONTHS and uniform(key, i, 1) < insurance_prob:
-            insured_months[i] += 1
+        # The draws' outcomes are added, not branched on: they are coin flips a branch would mispredict.
+        if permit[i] == 0 and months_in_city[i] >= permit_months:
+            permit[i] = uint8(uniform(key, i, 0) < permit_prob)
+        if employed[i] == 1 and insured_months[i] < MAX_MONTHS:
+            insured_months[i] += uint16(uniform(key, i, 1) < insurance_prob)
     a = age[i]
     school_age = a >= SCHOOL_AGE_MIN and a <= SCHOOL_AGE_MAX
     may_rejoin = with_head[i] == 0 and role[i] == ROLE_CHILD and a < 18
