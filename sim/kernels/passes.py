@@ -18,8 +18,8 @@ pass marks rural-hukou rows only, which quiet tiles do not hold.
 
 Tallies are kept per block of chunks (:func:`sim.kernels.block_span`) and summed afterwards, draws are
 keyed by row: results do not depend on the number of threads. A block's tally is sliced once, outside
-the row loop: every slice of an array
-touches its reference count atomically, and a slice per row made the two threads fight over that count.
+the row loop: every slice of an array touches its reference count atomically, and a slice per row made
+the two threads fight over that count.
 """
 
 import numpy as np
