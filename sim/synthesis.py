@@ -57,7 +57,7 @@ HOUSING_HOME, HOUSING_RENTED, HOUSING_OWNED = 0, 1, 3
 # band let the templates' heads, drawn evenly up to 100, fill it evenly: twice the census's 90-99-year-olds,
 # ten times its centenarians, and 8% more deaths a year than the census population)
 AGE_BANDS = np.minimum(np.arange(101) // 5, 20)
-N_BANDS = 21
+N_BANDS = int(AGE_BANDS[-1]) + 1
 TEMPLATES_PER_POOL = 6000
 TEMPLATE_SEED = 20201101  # templates are the same for every run seed (census day)
 
