@@ -75,6 +75,11 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
+def _bound(x: float) -> str:
+    """A bound as a user writes it: whole numbers in full (1000000, not 1e+06), others short (0.005, 5e-05)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def allowed_text(info: Any) -> str:
     """'allowed: <type> from a to b' (or the choices, or the type) for a field, from its pydantic constraints."""
     extra = info.json_schema_extra
@@ -88,7 +93,7 @@ def allowed_text(info: Any) -> str:
             hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
     kind = getattr(info.annotation, "__name__", str(info.annotation))
     if lo is not None and hi is not None:
-        return f"allowed: {kind} from {lo:g} to {hi:g}"
+        return f"allowed: {kind} from {_bound(lo)} to {_bound(hi)}"
     if kind == "Literal" or str(info.annotation).startswith("typing.Literal"):
         return f"allowed: {', '.join(map(str, info.annotation.__args__))}"
     return f"allowed: {kind}"

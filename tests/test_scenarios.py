@@ -42,6 +42,8 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path):
 def test_out_of_range_value_names_allowed_range(tmp_path):
     line = _error_line(tmp_path, "name: x\nbehaviour:\n  settle_takeup: 3\n")
     assert "behaviour.settle_takeup" in line and "from 0 to 1" in line
+    line = _error_line(tmp_path, "name: x\nscale: 5\n")
+    assert "'scale'" in line and "from 10 to 1000000)" in line  # as written in a file, not 1e+06
 
 
 @pytest.mark.parametrize("shocks", ["{2022: 9}", "{abc: 0.5}", "3", "{1900: 0.5}"])
