@@ -6,6 +6,7 @@ exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -36,10 +37,14 @@ def run(
                                               "an ensemble with a 'run' column, mean and 5-95% bands.")] = 1,
     checkpoint: Annotated[Path | None, typer.Option(
         help="Also save the model to this file after --checkpoint-at months (continue: `citizensim resume`).")] = None,
-    checkpoint_at: Annotated[int, typer.Option(min=1, help="Month after which --checkpoint is saved.")] = 12,
+    checkpoint_at: Annotated[int | None, typer.Option(
+        min=1, help="Month after which --checkpoint is saved (default: 12).")] = None,
 ) -> None:
     """Run one projection and write series.parquet, manifest.json and urbanization.png."""
     try:
+        if checkpoint_at is not None and checkpoint is None:
+            raise UserError("option --checkpoint-at: only with --checkpoint FILE (where to save the model)")
+        checkpoint_at = 12 if checkpoint_at is None else checkpoint_at
         set_threads(threads)
         sc = load_scenario(scenario, scale=scale, seed=seed, months=months)
         if checkpoint is not None and (replications > 1 or checkpoint_at >= sc.months):
@@ -145,3 +150,31 @@ app.command(name="compare")(_compare)
 from analysis.calibration_commands import register as _register_calibration_commands  # noqa: E402
 
 _register_calibration_commands(app)
+
+
+def cli() -> None:
+    """The ``citizensim`` script and ``python -m sim``: the app, with typer's own usage errors (a bad option
+    value, a missing argument, an unknown command or option) as one line on stderr, exit code 2, like every
+    other user mistake, instead of typer's framed box."""
+    try:
+        code = app(prog_name="citizensim", standalone_mode=False)
+    except typer.Abort:
+        err_console.print("aborted", highlight=False)
+        sys.exit(1)
+    except typer.TyperException as err:  # typer's usage errors (click's, vendored)
+        message = err.format_message()
+        if message:  # no message: typer showed the help instead (no arguments at all)
+            err_console.print(f"[bold red]error:[/] {message}{_allowed_range(err)}", highlight=False,
+                              soft_wrap=True)
+        sys.exit(getattr(err, "exit_code", 2))
+    sys.exit(code or 0)
+
+
+def _allowed_range(err: Exception) -> str:
+    """' (allowed: a to b)' for an option with bounds, else ''."""
+    param = getattr(err, "param", None)
+    lo, hi = getattr(param, "min", None), getattr(param, "max", None)
+    if lo is None and hi is None:
+        return ""
+    return f" (allowed: {lo} to {hi})" if hi is not None else f" (allowed: {lo} or more)" if lo is not None \
+        else f" (allowed: up to {hi})"

@@ -36,6 +36,8 @@ def test_bad_checkpoint_is_a_one_line_error(tmp_path):
         assert not (tmp_path / "out").exists()
 
 
-def test_checkpoint_month_must_fall_inside_the_run(tmp_path):
+def test_checkpoint_month_must_fall_inside_the_run_and_needs_a_file(tmp_path):
     result = runner.invoke(app, ["run", *ARGS, "--checkpoint", str(tmp_path / "c"), "--checkpoint-at", "24"])
     assert result.exit_code == 2 and "--checkpoint-at" in result.output
+    result = runner.invoke(app, ["run", *ARGS, "--checkpoint-at", "6"])  # where to save it is missing
+    assert result.exit_code == 2 and "only with --checkpoint FILE" in result.output

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
-from sim.cli import app
+from sim.cli import app, cli
 from sim.scenario_io import ScenarioError, load_scenario
 
 from .conftest import SCENARIOS
@@ -24,6 +26,25 @@ def _error_line(tmp_path, text: str) -> str:
     assert len(lines) == 1, result.output
     assert "Traceback" not in result.output
     return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "scenarios/plan-2024.yaml", "--replications", "0"], "'--replications'"),
+    (["run", "scenarios/plan-2024.yaml", "--scale", "many"], "'--scale'"),
+    (["run"], "Missing argument 'scenario'"),
+    (["runx"], "No such command 'runx'"),
+])
+def test_command_line_usage_errors_are_one_line(monkeypatch, capsys, args, expected):
+    """The script's own entry point turns typer's framed usage errors into one line, exit code 2."""
+    monkeypatch.setattr(sys, "argv", ["citizensim", *args])
+    with pytest.raises(SystemExit) as stopped:
+        cli()
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], err
+    if "--replications" in args:
+        assert lines[0].endswith("(allowed: 1 to 10000)")
 
 
 def test_plan_extends_status_quo():
