@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.model import CitizenizationModel
 
-FORMAT = 3
+FORMAT = 4
 
 
 class CheckpointError(Exception):

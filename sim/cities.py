@@ -73,10 +73,10 @@ class CityState:
     urban_residents0: np.ndarray  # simulated urban residents at the start (agents)
     district_pop: np.ndarray
     tier: np.ndarray  # int8
-    base_wage: np.ndarray  # yuan per year, start value
+    base_wage: np.ndarray  # yuan per year at month 0, before wage growth (rebased when a run branches)
     wage: np.ndarray
     housing_cost: np.ndarray  # yuan per m2
-    jobs: np.ndarray  # migrant jobs (agents)
+    jobs: np.ndarray  # migrant jobs at month 0, before job growth (agents; rebased when a run branches)
     find_prob: np.ndarray
     services: np.ndarray  # utility of public services open to a non-hukou newcomer
     quota_left: np.ndarray  # points quota left this year (agents)
@@ -108,9 +108,9 @@ class CityState:
 
         ``migrants`` per city; ``children`` (2, n) accompanying migrant children aged 6-15 and 3-5.
         """
-        pol, b = scenario.policy, scenario.behaviour
+        pol = scenario.policy
         ch, n = pol.children, geo.n_cities
-        self.behaviour = b
+        self.set_rates(geo, scenario)
         self.seats = np.vstack([ch.compulsory_seats_per_child * children[0],
                                 ch.preschool_seats_per_child * children[1]]).astype(np.float64)
         self.seat_chance = np.ones(n)
@@ -123,14 +123,6 @@ class CityState:
         self.rent_index = np.ones(n)
         self.old_renovated = np.zeros(n)
         self.amenity = np.zeros(n)
-        region = geo.potential_region >= 0
-        pr = pol.potential_regions
-        self.job_growth = np.where(region, b.labour_demand_growth + pr.cluster_job_growth, b.labour_demand_growth)
-        self.wage_growth = np.where(region, pr.cluster_wage_growth, 0.0)
-        self.reclassify_rate = np.where(region, b.reclassify_rate * pr.in_situ_multiplier, b.reclassify_rate)
-        self.reclassify_rate = np.minimum(self.reclassify_rate, 1.0)
-        base_train = pol.employment.training_places_per_1000 / 1000 / 12
-        self.train_prob = np.minimum(1.0, np.where(region, base_train * pr.training_multiplier, base_train))
         self.core_of = np.full(n, -1, np.int64)
         self.quality_gap = np.zeros(n)
         for k in range(len(geo.metro_names)):
@@ -146,6 +138,31 @@ class CityState:
         self.settled_this_year = np.zeros(n)
         self.urban_last_year = urban_residents.astype(np.float64).copy()
         self.pipeline = []
+
+    def set_rates(self, geo: Geography, scenario: Scenario) -> None:
+        """The lever state's rates (not its stocks) from ``scenario``: job and wage growth, reclassification,
+        training and the behaviour's effect sizes; at the start, and again when a run branches."""
+        pol, b = scenario.policy, scenario.behaviour
+        self.behaviour = b
+        region = geo.potential_region >= 0
+        pr = pol.potential_regions
+        self.job_growth = np.where(region, b.labour_demand_growth + pr.cluster_job_growth, b.labour_demand_growth)
+        self.wage_growth = np.where(region, pr.cluster_wage_growth, 0.0)
+        self.reclassify_rate = np.where(region, b.reclassify_rate * pr.in_situ_multiplier, b.reclassify_rate)
+        self.reclassify_rate = np.minimum(self.reclassify_rate, 1.0)
+        base_train = pol.employment.training_places_per_1000 / 1000 / 12
+        self.train_prob = np.minimum(1.0, np.where(region, base_train * pr.training_multiplier, base_train))
+
+    def branch(self, geo: Geography, scenario: Scenario, months_elapsed: int) -> None:
+        """Take ``scenario``'s rates after ``months_elapsed`` months: jobs and wages go on from where they
+        are at the new growth rates (their start values are rebased, as both compound from the start), and
+        the tiers follow the new thresholds now rather than in January."""
+        old_jobs, old_wages = self.job_growth, self.wage_growth
+        self.set_rates(geo, scenario)
+        self.jobs = self.jobs * ((1 + old_jobs) / (1 + self.job_growth)) ** (months_elapsed / 12)
+        self.base_wage = self.base_wage * ((1 + old_wages) / (1 + self.wage_growth)) ** (months_elapsed / 12)
+        hk = scenario.policy.hukou
+        self.tier = tier_of(self.district_pop, hk.open_below, hk.points_above)
 
     def new_year_levers(self, policy: Policy, step: int, urban_residents: np.ndarray, migrants: np.ndarray,
                         child_demand: np.ndarray) -> np.ndarray:

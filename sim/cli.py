@@ -79,22 +79,37 @@ def run(
 @app.command()
 def resume(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by `citizensim run --checkpoint`.")],
+    scenario: Annotated[Path | None, typer.Option(
+        help="Branch: go on under this scenario's levers, behaviour and months instead of the checkpoint's "
+             "(same population, seed and scale; the same start year).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all cores).")] = None,
 ) -> None:
-    """Continue a checkpointed run to the end of its scenario; results equal an uninterrupted run's."""
-    from sim.checkpoint import CheckpointError
-    from sim.runner import resume_run
+    """Continue a checkpointed run to the end of its scenario (results equal an uninterrupted run's), or
+    branch it into another scenario from the saved month."""
+    from sim.checkpoint import CheckpointError, load_checkpoint
+    from sim.runner import finish_run
 
     started = time.perf_counter()
     try:
         set_threads(threads)
-        compile_kernels_ahead()
-        result = resume_run(checkpoint)
-    except (CheckpointError, UserError) as err:
+        model = load_checkpoint(checkpoint)
+        saved_at = model.steps
+        if scenario is not None:
+            model.branch(load_scenario(scenario))
+    except (CheckpointError, ScenarioError, UserError) as err:
         fail(str(err))
-    _write_and_report(result, out or Path("results") / result.model.scenario.name, started,
-                      {"resumed_from": str(checkpoint)})
+    except ValueError as err:  # a scenario that cannot continue the checkpoint's run (CitizenizationModel.branch)
+        fail(f"{scenario}: {err}")
+    compile_kernels_ahead()
+    sc = model.scenario
+    with month_progress(sc.months, f"{sc.name} from month {saved_at} (1 agent = {sc.scale} persons)") as bar:
+        task = bar.add_task("run", total=sc.months, completed=saved_at)
+        result = finish_run(model, time.perf_counter() - started, on_month=lambda m: bar.update(task, completed=m))
+    extra = {"resumed_from": str(checkpoint), "resumed_at_month": saved_at}
+    if scenario is not None:
+        extra["scenario_file"] = str(scenario)
+    _write_and_report(result, out or Path("results") / sc.name, started, extra)
 
 
 @app.command(name="compile")

@@ -71,6 +71,7 @@ class CitizenizationModel(mesa.Model):
         self.scenario = scenario
         self.scale = scenario.scale
         self.seed_value = scenario.seed
+        self.data_dir = data_dir
         self.geo = Geography.load(data_dir)
         self.demography = Demography.load(data_dir, scenario.demography)
         self._death_prob = self.demography.death_prob
@@ -96,6 +97,30 @@ class CitizenizationModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={
             name: name for name in ("resident_rate", "hukou_rate", "migrants", "settlements")})
         self.datacollector.collect(self)
+
+    def branch(self, scenario: Scenario) -> None:
+        """Go on from this state under ``scenario``'s levers, behaviour and months: a counterfactual branched
+        from a common state (the plan adopted a year late; scenarios compared from a calibrated checkpoint).
+
+        The population stays this model's: its scale and seed are kept (the same seed gives common random
+        numbers with the run it branches from), and the start year must be the same. New rates act from the
+        next month; stocks (school seats, affordable places, capacity being built) and this year's points
+        quotas carry over, and quotas follow the new rules from January. Branching into the scenario the model
+        already has changes nothing. Raises ValueError (naming the key) for a scenario that cannot continue it.
+        """
+        if scenario.start_year != self.scenario.start_year:
+            raise ValueError(f"key 'start_year': a branch continues a run that started in "
+                             f"{self.scenario.start_year}, got {scenario.start_year}")
+        if scenario.months <= self.steps:
+            raise ValueError(f"key 'months': a branch from month {self.steps} needs more months "
+                             f"(allowed: {self.steps + 1} to 240), got {scenario.months}")
+        scenario = scenario.model_copy(update={"scale": self.scale, "seed": self.seed_value})
+        if scenario.demography != self.scenario.demography:
+            self.demography = Demography.load(self.data_dir, scenario.demography)
+            self._death_prob = self.demography.death_prob
+        self.city_state.branch(self.geo, scenario, self.steps)
+        self.scenario = scenario
+        self.running = True
 
     # -- calendar -------------------------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ import numba
 import pandas as pd
 
 from analysis import outputs, plots
-from sim.checkpoint import load_checkpoint, save_checkpoint
+from sim.checkpoint import save_checkpoint
 from sim.inputs import load_history
 from sim.metrics import tidy_series
 from sim.model import FLOWS, CitizenizationModel
@@ -38,13 +38,6 @@ def run_scenario(scenario: Scenario, data_dir: Path | None = None,
     t0 = time.perf_counter()
     model = CitizenizationModel(scenario, data_dir=data_dir)
     return finish_run(model, time.perf_counter() - t0, on_month, checkpoint_at, checkpoint)
-
-
-def resume_run(checkpoint: Path, on_month: Callable[[int], None] | None = None) -> RunResult:
-    """Continue a checkpointed model to the end of its scenario (raises CheckpointError)."""
-    t0 = time.perf_counter()
-    model = load_checkpoint(checkpoint)
-    return finish_run(model, time.perf_counter() - t0, on_month)
 
 
 def finish_run(model: CitizenizationModel, init_seconds: float, on_month: Callable[[int], None] | None = None,
