@@ -91,6 +91,7 @@ def backtest(
     --seeds, for their mean).
     """
     from analysis.backtest import YEARS, backtest_months, format_table, run_backtest
+    from analysis.outputs import OutputError, check_destination
     from sim.scenario_io import ScenarioError, load_scenario
 
     if seed is not None and seeds is not None:
@@ -99,13 +100,13 @@ def backtest(
     try:
         set_threads(threads)
         sc = load_scenario(scenario, scale=scale, seed=seed)
-    except (ScenarioError, UserError) as err:
+        if sc.start_year != min(YEARS):
+            raise UserError(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 "
+                            f"state), got {sc.start_year}")
+        out_dir = check_destination(out or Path("results") / sc.name)
+    except (ScenarioError, UserError, OutputError) as err:
         fail(str(err))
     months = backtest_months(sc) * len(seed_list or [sc.seed])
-    if sc.start_year != min(YEARS):
-        fail(f"{scenario}: key 'start_year': a backtest starts in {min(YEARS)} (from the end-2020 state), "
-              f"got {sc.start_year}")
-    out_dir = out or Path("results") / sc.name
     started = time.perf_counter()
     compile_kernels_ahead()
     runs = f", {len(seed_list)} seeds" if seed_list else ""

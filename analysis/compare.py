@@ -302,6 +302,7 @@ def compare(
 ) -> None:
     """Run scenarios with common random numbers; print and write final-year rates, differences and
     the lever decomposition (comparison.csv, decomposition.csv, comparison.png)."""
+    from analysis import outputs
     from sim.cli import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
     from sim.scenario_io import ScenarioError, load_scenario
 
@@ -310,10 +311,15 @@ def compare(
         first = load_scenario(scenarios[0], scale=scale, seed=seed, months=months)
         common = {"scale": first.scale, "seed": first.seed, "months": first.months}
         loaded = [first] + [load_scenario(p, **common) for p in scenarios[1:]]
+        for path, sc in zip(scenarios[1:], loaded[1:], strict=True):
+            if sc.start_year != first.start_year:  # else the final months would be different years
+                raise UserError(f"{path}: key 'start_year': compared scenarios start in the same year as the "
+                                f"first ({first.start_year}), got {sc.start_year}")
         if decompose and pick_plan(loaded, plan) is None:
             raise UserError(f"option --decompose: no scenario named '{plan or 'plan-2024'}' among the scenarios "
                             "(name it with --plan)")
-    except (ScenarioError, UserError) as err:
+        outputs.check_destination(out)
+    except (ScenarioError, UserError, outputs.OutputError) as err:
         fail(str(err))
     total = sum(s.months for s in loaded)
     if decompose or pick_plan(loaded, plan) is not None:

@@ -45,10 +45,37 @@ def git_revision() -> str | None:
         return None
 
 
-def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
-    """Call ``fill(tmp_dir)`` to write a result, then move it to ``out_dir`` (replacing an old one)."""
+class OutputError(Exception):
+    """A results folder that cannot go where asked; ``str(err)`` is one line."""
+
+
+def check_destination(out_dir: Path) -> Path:
+    """``out_dir`` if a results folder may be written there, else OutputError: checked before the work starts.
+
+    A new result replaces an earlier one (a folder with a ``manifest.json``, as every result has) or an empty
+    folder. Anything else found there, a file or a folder of other things, is left alone: replacing it
+    would delete it.
+    """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if out_dir.is_file() or out_dir.is_symlink() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: is a file, not a results folder; choose another --out")
+    if out_dir.is_dir() and not (out_dir / "manifest.json").is_file() and any(out_dir.iterdir()):
+        raise OutputError(f"{out_dir}: exists and is not a results folder (no manifest.json); it is left alone: "
+                          "choose another --out or empty it")
+    probe = out_dir.parent / f".{out_dir.name}.probe-{os.getpid()}"
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as err:
+        raise OutputError(f"{out_dir}: cannot write a results folder there ({err.strerror or err})") from None
+    return out_dir
+
+
+def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
+    """Call ``fill(tmp_dir)`` to write a result, then move it to ``out_dir`` (replacing an old result; see
+    :func:`check_destination`, which raises OutputError for anything else there)."""
+    out_dir = check_destination(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from analysis.outputs import OutputError, check_destination
 from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 from sim.scenario_io import ScenarioError, load_scenario
 
@@ -50,12 +51,12 @@ def run(
         if checkpoint is not None and (replications > 1 or checkpoint_at >= sc.months):
             raise UserError(f"option --checkpoint-at: {checkpoint_at} is out of range (allowed: 1 to {sc.months - 1},"
                             " one run only)")
-    except (ScenarioError, UserError) as err:
+        out_dir = check_destination(out or Path("results") / sc.name)
+    except (ScenarioError, UserError, OutputError) as err:
         fail(str(err))
     compile_kernels_ahead()
     from sim.runner import run_scenario
 
-    out_dir = out or Path("results") / sc.name
     if replications > 1:  # an ensemble (analysis/ensemble.py)
         from analysis.ensemble import run_ensemble
 
@@ -96,20 +97,22 @@ def resume(
         model = load_checkpoint(checkpoint)
         saved_at = model.steps
         if scenario is not None:
-            model.branch(load_scenario(scenario))
-    except (CheckpointError, ScenarioError, UserError) as err:
+            try:
+                model.branch(load_scenario(scenario))
+            except ValueError as err:  # a scenario that cannot continue the run (CitizenizationModel.branch)
+                raise UserError(f"{scenario}: {err}") from None
+        sc = model.scenario
+        out_dir = check_destination(out or Path("results") / sc.name)
+    except (CheckpointError, ScenarioError, UserError, OutputError) as err:
         fail(str(err))
-    except ValueError as err:  # a scenario that cannot continue the checkpoint's run (CitizenizationModel.branch)
-        fail(f"{scenario}: {err}")
     compile_kernels_ahead()
-    sc = model.scenario
     with month_progress(sc.months, f"{sc.name} from month {saved_at} (1 agent = {sc.scale} persons)") as bar:
         task = bar.add_task("run", total=sc.months, completed=saved_at)
         result = finish_run(model, time.perf_counter() - started, on_month=lambda m: bar.update(task, completed=m))
     extra = {"resumed_from": str(checkpoint), "resumed_at_month": saved_at}
     if scenario is not None:
         extra["scenario_file"] = str(scenario)
-    _write_and_report(result, out or Path("results") / sc.name, started, extra)
+    _write_and_report(result, out_dir, started, extra)
 
 
 @app.command(name="compile")

@@ -378,3 +378,8 @@ def test_compare_rejects_bad_input(tmp_path):
     result = CliRunner().invoke(app, ["compare", str(SCENARIOS / "status-quo.yaml"), "--decompose",
                                       "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "--decompose" in result.output
+    # the backtest ends in 2024: its final rates are not comparable with a projection's to 2029
+    result = CliRunner().invoke(app, ["compare", str(SCENARIOS / "plan-2024.yaml"),
+                                      str(SCENARIOS / "backtest-2020.yaml"), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "'start_year'" in result.output and "backtest-2020.yaml" in result.output
+    assert not (tmp_path / "x").exists()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analysis.outputs import write_atomically
+from analysis.outputs import OutputError, check_destination, write_atomically
 from sim.cli import app
 
 from .conftest import SCENARIOS, SMALL_SCALE
@@ -47,9 +47,45 @@ def test_interrupted_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _result(name: str):
+    """A fill that writes a result: a manifest and one file ``name``."""
+    def fill(tmp):
+        (tmp / "manifest.json").write_text("{}")
+        (tmp / name).write_text(name)
+    return fill
+
+
 def test_rewrite_replaces_old_result(tmp_path):
     out = tmp_path / "res"
-    write_atomically(out, lambda tmp: (tmp / "a").write_text("1"))
-    write_atomically(out, lambda tmp: (tmp / "b").write_text("2"))
-    assert [p.name for p in out.iterdir()] == ["b"]
+    write_atomically(out, _result("a"))
+    write_atomically(out, _result("b"))
+    assert sorted(p.name for p in out.iterdir()) == ["b", "manifest.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
+    (tmp_path / "empty").mkdir()
+    write_atomically(tmp_path / "empty", _result("c"))  # an empty folder is as good as none
+    assert (tmp_path / "empty" / "c").is_file()
+
+
+def test_what_is_not_a_result_is_never_replaced(tmp_path):
+    """A file, or a folder of other things, where the result should go is an error and stays as it was."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep")
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "draft.tex").write_text("keep")
+    for out in (mine, folder):
+        with pytest.raises(OutputError, match="choose another --out"):
+            write_atomically(out, _result("a"))
+    assert mine.read_text() == "keep" and [p.name for p in folder.iterdir()] == ["draft.tex"]
+    with pytest.raises(OutputError, match="cannot write"):  # under a file: no folder can be made there
+        check_destination(mine / "res")
+
+
+def test_run_refuses_a_destination_before_running(tmp_path):
+    (tmp_path / "draft.tex").write_text("keep")
+    result = CliRunner().invoke(app, ["run", str(SCENARIOS / "plan-2024.yaml"), "--scale", str(SMALL_SCALE),
+                                      "--months", "12", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is not a results folder" in lines[0] and "months" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["draft.tex"]
