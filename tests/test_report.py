@@ -162,6 +162,15 @@ def test_report_rejects_a_folder_that_is_not_a_result(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
 
 
+def test_report_to_a_folder_or_an_unwritable_place_is_a_one_line_error(inputs, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    for out, expected in ((tmp_path, "is a folder"), (blocker / "r.html", "cannot write")):
+        result = CliRunner().invoke(app, ["report", str(inputs["sq"]), "--out", str(out)])
+        assert result.exit_code == 2 and expected in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_province_tiles_cover_every_province(inputs):
     from analysis import figures
 
