@@ -99,9 +99,9 @@ def sensitivity(
 
     try:
         table = sa.analyse(sweep_dir, tuple(metric) if metric else sa.DEFAULT_OUTCOMES)
+        csv, png = sa.write(sweep_dir, table, out)
     except sa.SensitivityError as err:
         fail(str(err))
-    csv, png = sa.write(sweep_dir, table, out)
     w = sa.wide(table)
     shown = Table(title=f"Sensitivity, {table['year'].iloc[0]} ({table['method'].iloc[0]} design)")
     for col in w.columns:

@@ -202,10 +202,13 @@ def write(sweep_dir: Path, table: pd.DataFrame, out: Path | None = None) -> tupl
     from analysis.plots import save
 
     out = Path(out or sweep_dir)
-    out.mkdir(parents=True, exist_ok=True)
     csv, png = out / "sensitivity.csv", out / "sensitivity.png"
     tmp = out / ".sensitivity.csv.tmp"
-    table.to_csv(tmp, index=False, float_format="%.6g")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    except OSError as err:
+        raise SensitivityError(f"{out}: cannot write sensitivity.csv there ({err.strerror or err})") from None
     tmp.replace(csv)
     save(plot(table), png)
     return csv, png

@@ -162,6 +162,14 @@ def test_report_rejects_a_folder_that_is_not_a_result(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
 
 
+def test_sensitivity_to_an_unwritable_place_is_a_one_line_error(inputs, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = CliRunner().invoke(app, ["sensitivity", str(inputs["sweep"]), "--out", str(blocker / "sa")])
+    assert result.exit_code == 2 and "cannot write" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_report_to_a_folder_or_an_unwritable_place_is_a_one_line_error(inputs, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("")
