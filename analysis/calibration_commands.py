@@ -54,16 +54,21 @@ def calibrate(
         fail("calibrate needs scipy: pip install scipy (or the test extras: pip install -e '.[test]')")
     from analysis.calibrate import FITTED, calibrated_values, write_calibrated
     from analysis.calibrate import calibrate as run_calibration
+    from analysis.outputs import OutputError, check_file_destination
     from sim.scenario_io import CALIBRATED
 
     seed_list = parse_seeds(seeds)
+    try:
+        out = check_file_destination(out or CALIBRATED, "calibrated.yaml")
+    except OutputError as err:
+        fail(str(err))
     err_console.print(f"calibrating {', '.join(FITTED)} at 1 agent = {scale} persons, seeds {seed_list}, "
                       f"at most {max_evals} evaluations", highlight=False)
     start = None if from_defaults else calibrated_values()
     compile_kernels_ahead()
     result = run_calibration(scale=scale, seeds=seed_list, max_evals=max_evals, workers=workers, start=start,
                              log=lambda line: err_console.print(line, highlight=False))
-    path = write_calibrated(result, out or CALIBRATED)
+    path = write_calibrated(result, out)
     console.print(f"loss {result.loss_before:.3f} (uncalibrated) -> {result.loss_after:.3f} (calibrated) "
                   f"in {result.seconds:.0f} s", highlight=False)
     for name, value in result.values.items():

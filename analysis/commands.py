@@ -124,11 +124,12 @@ def report(
     title: Annotated[str | None, typer.Option(help="Report title.")] = None,
 ) -> None:
     """A self-contained HTML report (figures embedded) of one or more projections."""
+    from analysis.outputs import OutputError
     from analysis.report import ReportError, build_report
 
     try:
         paths = build_report(results, out, pdf=pdf, title=title)
-    except ReportError as err:
+    except (ReportError, OutputError) as err:
         fail(str(err))
     err_console.print("-> " + ", ".join(str(p) for p in paths), highlight=False, soft_wrap=True)
 

@@ -62,14 +62,29 @@ def check_destination(out_dir: Path) -> Path:
     if out_dir.is_dir() and not (out_dir / "manifest.json").is_file() and any(out_dir.iterdir()):
         raise OutputError(f"{out_dir}: exists and is not a results folder (no manifest.json); it is left alone: "
                           "choose another --out or empty it")
-    probe = out_dir.parent / f".{out_dir.name}.probe-{os.getpid()}"
+    _probe_parent(out_dir)
+    return out_dir
+
+
+def check_file_destination(out: Path, example_name: str) -> Path:
+    """``out`` if a file (a report, calibrated values) can be written there, else OutputError: checked before
+    the work starts, which may take long."""
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; --out names the file to write, e.g. {out / example_name}")
+    _probe_parent(out)
+    return out
+
+
+def _probe_parent(out: Path) -> None:
+    """Make ``out``'s folder and an entry in it (removed again), or raise OutputError saying why not."""
+    probe = out.parent / f".{out.name}.probe-{os.getpid()}"
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
         probe.mkdir()
         probe.rmdir()
     except OSError as err:
-        raise OutputError(f"{out_dir}: cannot write a results folder there ({err.strerror or err})") from None
-    return out_dir
+        raise OutputError(f"{out}: cannot write there ({err.strerror or err})") from None
 
 
 def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import figures, plots
+from analysis import figures, outputs, plots
 
 SECTIONS = {
     "summary": "Summary",
@@ -468,20 +468,6 @@ def build(results: list[Result], sweep: SweepInput | None, title: str | None = N
     return page, figs, tables
 
 
-def _writable_file(out: Path) -> Path:
-    """``out`` if the report file can be written there (checked before the figures are drawn), else ReportError."""
-    if out.is_dir():
-        raise ReportError(f"{out}: is a folder; --out names the HTML file to write, e.g. {out / 'report.html'}")
-    probe = out.parent / f".{out.name}.probe-{os.getpid()}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise ReportError(f"{out}: cannot write the report there ({err.strerror or err})") from None
-    return out
-
-
 def _write_text_atomically(path: Path, text: str) -> None:
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     tmp.write_text(text, encoding="utf-8")
@@ -551,7 +537,7 @@ def build_report(paths: list[Path], out: Path, pdf: bool = False, title: str | N
     import matplotlib.pyplot as plt
 
     results, sweep = load_inputs(paths)
-    out = _writable_file(Path(out))
+    out = outputs.check_file_destination(out, "report.html")
     page, figs, tables = build(results, sweep, title)
     _write_text_atomically(out, page)
     written = [out]

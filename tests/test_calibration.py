@@ -156,3 +156,8 @@ def test_backtest_rejects_bad_seed_options_in_one_line(args, tmp_path):
     assert "seed" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "bt").exists()
+
+
+def test_calibrate_refuses_an_unusable_out_before_fitting(tmp_path):
+    result = CliRunner().invoke(app, ["calibrate", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is a folder" in result.output and "eval" not in result.output
