@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from analysis.outputs import OutputError, check_destination
+from analysis.outputs import OutputError, check_destination, check_file_destination
 from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 from sim.scenario_io import ScenarioError, load_scenario
 
@@ -52,6 +52,8 @@ def run(
             raise UserError(f"option --checkpoint-at: {checkpoint_at} is out of range (allowed: 1 to {sc.months - 1},"
                             " one run only)")
         out_dir = check_destination(out or Path("results") / sc.name)
+        if checkpoint is not None:
+            check_file_destination(checkpoint, "run.ckpt")
     except (ScenarioError, UserError, OutputError) as err:
         fail(str(err))
     compile_kernels_ahead()

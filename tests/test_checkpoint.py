@@ -45,6 +45,8 @@ def test_checkpoint_month_must_fall_inside_the_run_and_needs_a_file(tmp_path):
     assert result.exit_code == 2 and "--checkpoint-at" in result.output
     result = runner.invoke(app, ["run", *ARGS, "--checkpoint-at", "6"])  # where to save it is missing
     assert result.exit_code == 2 and "only with --checkpoint FILE" in result.output
+    result = runner.invoke(app, ["run", *ARGS, "--checkpoint", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "is a folder" in result.output and not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
