@@ -34,6 +34,7 @@ def sweep(
     """Run a parameter sweep on Dask; write each run's result and one results.parquet table."""
     from analysis.cluster import ClusterError
     from analysis.designs import SweepError, load_sweep
+    from analysis.outputs import OutputError
     from analysis.sweep import SweepStateError, build_design, describe, run_sweep
 
     try:
@@ -72,7 +73,7 @@ def sweep(
         with progress:
             summary = run_sweep(sw, out_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 cluster_file=cluster, on_start=on_start, on_result=on_result)
-    except (SweepError, SweepStateError, ClusterError) as err:
+    except (SweepError, SweepStateError, ClusterError, OutputError) as err:
         fail(str(err))
     except KeyboardInterrupt:
         err_console.print(f"interrupted; finished runs are kept in {out_dir}/runs - continue with --resume",

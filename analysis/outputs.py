@@ -62,7 +62,7 @@ def check_destination(out_dir: Path) -> Path:
     if out_dir.is_dir() and not (out_dir / "manifest.json").is_file() and any(out_dir.iterdir()):
         raise OutputError(f"{out_dir}: exists and is not a results folder (no manifest.json); it is left alone: "
                           "choose another --out or empty it")
-    _probe_parent(out_dir)
+    check_writable(out_dir)
     return out_dir
 
 
@@ -72,12 +72,12 @@ def check_file_destination(out: Path, example_name: str) -> Path:
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"{out}: is a folder; --out names the file to write, e.g. {out / example_name}")
-    _probe_parent(out)
+    check_writable(out)
     return out
 
 
-def _probe_parent(out: Path) -> None:
-    """Make ``out``'s folder and an entry in it (removed again), or raise OutputError saying why not."""
+def check_writable(out: Path) -> None:
+    """Make ``out``'s parent folder and an entry in it (removed again), or raise OutputError saying why not."""
     probe = out.parent / f".{out.name}.probe-{os.getpid()}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -163,8 +163,11 @@ def prepare(sweep: Sweep, out: Path, resume: bool, write: bool = True) -> pd.Dat
     if state is not None and state.get("fingerprint") != fingerprint:
         raise SweepStateError(f"{out}: the sweep file's design, base scenario or settings changed since this "
                               "sweep was started (fingerprints differ); use a new --out")
+    if out.exists() and not out.is_dir():
+        raise SweepStateError(f"{out}: is a file, not a sweep folder; choose another --out")
     if state is None and out.exists() and any(out.iterdir()) and not resume:
         raise SweepStateError(f"{out} exists and is not empty; choose another --out")
+    outputs.check_writable(out)
     if not write:
         return design
     out.mkdir(parents=True, exist_ok=True)

@@ -300,6 +300,17 @@ def test_sweep_without_resume_refuses_an_existing_sweep_folder(finished_sweep):
     assert result.exit_code == 2 and "--resume" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_sweep_refuses_a_file_or_an_unwritable_out_before_starting(finished_sweep, tmp_path):
+    sw, _, _, _ = finished_sweep
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    for out, expected in ((blocker, "is a file"), (blocker / "sweep", "cannot write")):
+        result = CliRunner().invoke(app, ["sweep", str(sw.path), "--out", str(out)])
+        assert result.exit_code == 2 and expected in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "keep"
+
+
 def test_sweep_errors_on_unknown_design_method_via_api(tmp_path):
     with pytest.raises(SweepError, match="design.method"):
         load_sweep(write_sweep(tmp_path / "x.yaml", design={"method": "random"}))
