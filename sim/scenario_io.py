@@ -38,6 +38,10 @@ def read_yaml_mapping(path: Path, kind: str = "scenario", error: type[Exception]
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise error(f"{path}: invalid YAML{where}: {getattr(err, 'problem', err)}") from None
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not a UTF-8 text file (byte {err.start}); save the {kind} file as UTF-8") from None
+    except OSError as err:  # a folder, or no permission to read
+        raise error(f"{path}: cannot read the {kind} file ({err.strerror or err})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -114,6 +118,8 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
     if info is None and loc and loc[0] in Scenario.model_fields:  # inside a mapping field: name the field
         key, info = str(loc[0]), Scenario.model_fields[loc[0]]
     allowed = f" ({allowed_text(info)})" if info is not None else ""
+    if first["type"] == "missing":  # the input is the whole mapping around the key: no use to show
+        return f"{path}: key '{key}' is required{allowed}"
     value = first.get("input")
     return f"{path}: key '{key}': {first['msg']}, got {value!r}{allowed}"
 

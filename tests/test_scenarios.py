@@ -60,6 +60,19 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path):
     assert "bad.yaml" in line and "policy.hukuo" in line and "did you mean 'hukou'" in line
 
 
+def test_empty_file_names_the_required_key(tmp_path):
+    line = _error_line(tmp_path, "")
+    assert line.endswith("key 'name' is required (allowed: str)")  # not the merged defaults it was given
+
+
+def test_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes("name: 城镇化\n".encode("gb18030"))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2 and "not a UTF-8 text file" in result.output
+    assert len([ln for ln in result.output.splitlines() if ln.strip()]) == 1
+
+
 def test_out_of_range_value_names_allowed_range(tmp_path):
     line = _error_line(tmp_path, "name: x\nbehaviour:\n  settle_takeup: 3\n")
     assert "behaviour.settle_takeup" in line and "from 0 to 1" in line
