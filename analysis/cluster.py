@@ -100,7 +100,11 @@ def open_client(scheduler: str | None = None, workers: int | None = None, thread
             if Path(scheduler).is_file():
                 client = Client(scheduler_file=scheduler, timeout="30s")
             else:
-                client = Client(scheduler, timeout="30s")
+                try:
+                    client = Client(scheduler, timeout="30s")
+                except ValueError as err:  # not an address (distributed parses it)
+                    raise ClusterError(f"option --scheduler: {err} (allowed: an address such as "
+                                       "tcp://host:8786, or a scheduler JSON file)") from None
         elif cluster_file is not None:
             spec = load_cluster_file(cluster_file)
             cluster = jobqueue_cluster(spec, threads)

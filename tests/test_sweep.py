@@ -311,6 +311,14 @@ def test_sweep_refuses_a_file_or_an_unwritable_out_before_starting(finished_swee
     assert blocker.read_text() == "keep"
 
 
+def test_sweep_with_a_malformed_scheduler_address_is_a_one_line_error(finished_sweep, tmp_path):
+    sw, _, _, _ = finished_sweep
+    result = CliRunner().invoke(app, ["sweep", str(sw.path), "--scheduler", "localhost", "--out",
+                                      str(tmp_path / "s")])
+    assert result.exit_code == 2 and "option --scheduler" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
+
+
 def test_sweep_errors_on_unknown_design_method_via_api(tmp_path):
     with pytest.raises(SweepError, match="design.method"):
         load_sweep(write_sweep(tmp_path / "x.yaml", design={"method": "random"}))
