@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.scenario_io import format_validation_error, read_yaml_mapping
 
 JOBQUEUE_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster"}
 
@@ -55,19 +56,13 @@ def default_workers(threads: int) -> int:
 
 
 def load_cluster_file(path: Path) -> ClusterFile:
+    """The cluster file at ``path``; ClusterError (one line, naming the key) for any mistake in it."""
     path = Path(path)
-    if not path.is_file():
-        raise ClusterError(f"{path}: cluster file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ClusterError(f"{path}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    data = read_yaml_mapping(path, "cluster", ClusterError)
     try:
         spec = ClusterFile.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(map(str, first["loc"]))
-        raise ClusterError(f"{path}: key '{key}': {first['msg']}") from None
+        raise ClusterError(format_validation_error(path, err, ClusterFile)) from None
     if (spec.jobs is None) == (spec.adapt is None):
         raise ClusterError(f"{path}: give either 'jobs' (a fixed number) or 'adapt' (minimum_jobs/maximum_jobs)")
     return spec

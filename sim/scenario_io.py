@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 import annotated_types
 import yaml
@@ -69,13 +70,16 @@ def resolve_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     return deep_merge(base, data)
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The settings block (pydantic model) reached by following the keys in ``loc``."""
-    model: type[BaseModel] | None = Scenario
+def _model_at(loc: tuple, root: type[BaseModel] = Scenario) -> type[BaseModel] | None:
+    """The settings block (pydantic model) reached from ``root`` by following the keys in ``loc``
+    (an optional block, ``Block | None``, counts as the block)."""
+    model: type[BaseModel] | None = root
     for part in loc:
         info = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         ann = info.annotation if info is not None else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        options = get_args(ann) if get_origin(ann) in (Union, types.UnionType) else (ann,)
+        blocks = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = blocks[0] if blocks else None
     return model
 
 
@@ -95,7 +99,10 @@ def allowed_text(info: Any) -> str:
             lo = getattr(meta, "ge", None) if isinstance(meta, annotated_types.Ge) else meta.gt
         if isinstance(meta, annotated_types.Le | annotated_types.Lt):
             hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
-    kind = getattr(info.annotation, "__name__", str(info.annotation))
+    ann = info.annotation
+    if get_origin(ann) in (Union, types.UnionType):  # an optional setting: its type without None
+        ann = next((a for a in get_args(ann) if a is not type(None)), ann)
+    kind = getattr(ann, "__name__", str(ann))
     if lo is not None and hi is not None:
         return f"allowed: {kind} from {_bound(lo)} to {_bound(hi)}"
     if kind == "Literal" or str(info.annotation).startswith("typing.Literal"):
@@ -103,20 +110,23 @@ def allowed_text(info: Any) -> str:
     return f"allowed: {kind}"
 
 
-def format_validation_error(path: Path, err: ValidationError) -> str:
-    """One line for the first validation error: file, dotted key, what is wrong, what is allowed."""
-    first = err.errors()[0]
+def format_validation_error(path: Path, err: ValidationError, root: type[BaseModel] = Scenario) -> str:
+    """One line for the first validation error of a file validated as ``root``: file, dotted key, what is
+    wrong, what is allowed."""
+    errors = err.errors()
+    # a mistyped key shows as "unknown" and, if required, as "missing" too: name the typo, with a suggestion
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     key = ".".join(str(p) for p in loc)
-    owner = _model_at(loc[:-1])
+    owner = _model_at(loc[:-1], root)
     if first["type"] == "extra_forbidden":
         names = sorted(owner.model_fields) if owner is not None else []
         guess = difflib.get_close_matches(str(loc[-1]), names, n=1)
         hint = f"; did you mean '{guess[0]}'?" if guess else ""
         return f"{path}: unknown key '{key}' (allowed keys here: {', '.join(names)}){hint}"
     info = owner.model_fields.get(loc[-1]) if owner is not None else None
-    if info is None and loc and loc[0] in Scenario.model_fields:  # inside a mapping field: name the field
-        key, info = str(loc[0]), Scenario.model_fields[loc[0]]
+    if info is None and loc and loc[0] in root.model_fields:  # inside a mapping field: name the field
+        key, info = str(loc[0]), root.model_fields[loc[0]]
     allowed = f" ({allowed_text(info)})" if info is not None else ""
     if first["type"] == "missing":  # the input is the whole mapping around the key: no use to show
         return f"{path}: key '{key}' is required{allowed}"

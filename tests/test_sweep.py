@@ -118,6 +118,23 @@ def test_missing_sweep_file_and_bad_yaml(tmp_path):
     assert result.exit_code == 2 and "invalid YAML" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("kind: slurm\ncores: 16\n", "unknown key 'cores' (allowed keys here: adapt, jobs, kind, options)"),
+    ("kind: slurm\nadapt:\n  maximum_job: 4\n", "did you mean 'maximum_jobs'?"),
+    ("kind: slurm\njobs: 0\n", "key 'jobs': Input should be greater than or equal to 1"),
+    ("- slurm\n", "top level must be a mapping"),
+    ("kind: slurm\n", "give either 'jobs'"),
+])
+def test_cluster_file_mistakes_name_the_key(tmp_path, text, expected):
+    from analysis.cluster import ClusterError
+
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ClusterError) as err:
+        load_cluster_file(path)
+    assert str(err.value).startswith(str(path)) and expected in str(err.value) and "\n" not in str(err.value)
+
+
 def test_slurm_example_config_exports_numba_threads(tmp_path, monkeypatch):
     from analysis.cluster import jobqueue_cluster
 
