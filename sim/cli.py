@@ -178,16 +178,39 @@ def cli() -> None:
     other user mistake, instead of typer's framed box."""
     try:
         code = app(prog_name="citizensim", standalone_mode=False)
-    except typer.Abort:
-        err_console.print("aborted", highlight=False)
-        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C (typer turns it into Abort)
+        _interrupted()
+    except SystemError as err:  # Ctrl-C inside a numba kernel surfaces as this, caused by the interrupt
+        if _caused_by_interrupt(err):
+            _interrupted()
+        raise
     except typer.TyperException as err:  # typer's usage errors (click's, vendored)
         message = err.format_message()
         if message:  # no message: typer showed the help instead (no arguments at all)
             err_console.print(f"[bold red]error:[/] {message}{_allowed_range(err)}", highlight=False,
                               soft_wrap=True)
         sys.exit(getattr(err, "exit_code", 2))
+    if code == 130:  # typer turns Ctrl-C in a command into this code, silently
+        _interrupted()
     sys.exit(code or 0)
+
+
+def _caused_by_interrupt(err: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in ``err``'s chain of causes (numba wraps it in SystemErrors)."""
+    for _ in range(32):
+        if err is None:
+            return False
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _interrupted() -> None:
+    # The real stderr: a progress bar stopped by the interrupt may have left sys.stderr redirected.
+    print("interrupted: no results folder is left half-written (each appears only once complete)",
+          file=sys.__stderr__)
+    sys.exit(130)
 
 
 def _allowed_range(err: Exception) -> str:

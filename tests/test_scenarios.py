@@ -47,6 +47,26 @@ def test_command_line_usage_errors_are_one_line(monkeypatch, capsys, args, expec
         assert lines[0].endswith("(allowed: 1 to 10000)")
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capfd, wrapped):
+    """Ctrl-C: typer's silent exit code 130, or inside a numba kernel a SystemError caused by the interrupt."""
+    import sim.cli
+
+    def interrupted(**_):
+        if not wrapped:
+            return 130
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            raise SystemError("returned a result with an exception set") from err
+
+    monkeypatch.setattr(sim.cli, "app", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli()
+    assert stopped.value.code == 130
+    assert capfd.readouterr().err.strip().startswith("interrupted: no results folder is left half-written")
+
+
 def test_plan_extends_status_quo():
     plan = load_scenario(SCENARIOS / "plan-2024.yaml")
     quo = load_scenario(SCENARIOS / "status-quo.yaml")
