@@ -304,6 +304,7 @@ def compare(
     the lever decomposition (comparison.csv, decomposition.csv, comparison.png)."""
     from analysis import outputs
     from sim.cli import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
+    from sim.cli_support import warn_if_short_of_memory
     from sim.scenario_io import ScenarioError, load_scenario
 
     try:
@@ -321,6 +322,7 @@ def compare(
         outputs.check_destination(out)
     except (ScenarioError, UserError, outputs.OutputError) as err:
         fail(str(err))
+    warn_if_short_of_memory(first.start_year, first.scale)
     total = sum(s.months for s in loaded)
     if decompose or pick_plan(loaded, plan) is not None:
         p = pick_plan(loaded, plan)

@@ -3,6 +3,8 @@ compiling the kernels ahead on a first run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +20,38 @@ def fail(message: str, code: int = 2) -> None:
     """Print ``error: message`` on stderr and exit with ``code`` (2: a user mistake)."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
+
+
+#: peak resident memory of a run: the interpreter with its libraries, and bytes per agent above it (the
+#: larger of the measured 1:1000 and 1:100 figures, benchmarks/README.md: synthesis and January's compaction)
+BASE_MEMORY_BYTES = 350e6
+PEAK_BYTES_PER_AGENT = 52
+
+
+def available_memory_bytes() -> float | None:
+    """The memory the system can give a new process now (Linux ``MemAvailable``); None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def warn_if_short_of_memory(start_year: int, scale: int) -> None:
+    """A warning (the run goes on) where a run from ``start_year`` at ``scale`` persons per agent looks likely
+    to exceed the memory available: the system would kill it without a word, perhaps after an hour."""
+    from sim.inputs import load_history
+
+    history = load_history()
+    persons = float(history.loc[history["year"] == start_year - 1, "total_pop"].iloc[0])
+    available = available_memory_bytes()
+    need = BASE_MEMORY_BYTES + PEAK_BYTES_PER_AGENT * persons / scale
+    if available is not None and need > available:
+        err_console.print(f"[bold yellow]warning:[/] 1 agent = {scale} persons needs about {need / 1e9:.1f} GB of "
+                          f"memory at its peak and {available / 1e9:.1f} GB are available now; the run may be "
+                          "killed for lack of memory (a larger --scale needs less)", highlight=False, soft_wrap=True)
 
 
 def set_threads(threads: int | None) -> None:

@@ -89,3 +89,17 @@ def test_run_refuses_a_destination_before_running(tmp_path):
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "is not a results folder" in lines[0] and "months" not in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["draft.tex"]
+
+
+def test_a_run_larger_than_the_free_memory_is_warned_of_and_goes_on(tmp_path, monkeypatch):
+    import sim.cli_support
+
+    monkeypatch.setattr(sim.cli_support, "available_memory_bytes", lambda: 1e6)
+    result = CliRunner().invoke(app, ["run", str(SCENARIOS / "plan-2024.yaml"), "--scale", "100000",
+                                      "--months", "1", "--out", str(tmp_path / "res")])
+    assert result.exit_code == 0 and "warning: 1 agent = 100000 persons needs about 0.4 GB" in result.output
+    assert (tmp_path / "res" / "manifest.json").is_file()
+    monkeypatch.setattr(sim.cli_support, "available_memory_bytes", lambda: 64e9)
+    result = CliRunner().invoke(app, ["run", str(SCENARIOS / "plan-2024.yaml"), "--scale", "100000",
+                                      "--months", "1", "--out", str(tmp_path / "res")])
+    assert result.exit_code == 0 and "warning" not in result.output
