@@ -165,8 +165,8 @@ def prepare(sweep: Sweep, out: Path, resume: bool, write: bool = True) -> pd.Dat
                               "sweep was started (fingerprints differ); use a new --out")
     if out.exists() and not out.is_dir():
         raise SweepStateError(f"{out}: is a file, not a sweep folder; choose another --out")
-    if state is None and out.exists() and any(out.iterdir()) and not resume:
-        raise SweepStateError(f"{out} exists and is not empty; choose another --out")
+    if state is None and out.exists() and any(out.iterdir()):  # --resume too: it starts a sweep in a new folder
+        raise SweepStateError(f"{out} exists, is not empty and holds no sweep (no sweep.json); choose another --out")
     outputs.check_writable(out)
     if not write:
         return design

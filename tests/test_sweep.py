@@ -321,11 +321,15 @@ def test_sweep_refuses_a_file_or_an_unwritable_out_before_starting(finished_swee
     sw, _, _, _ = finished_sweep
     blocker = tmp_path / "blocker"
     blocker.write_text("keep")
-    for out, expected in ((blocker, "is a file"), (blocker / "sweep", "cannot write")):
-        result = CliRunner().invoke(app, ["sweep", str(sw.path), "--out", str(out)])
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "draft.tex").write_text("keep")
+    for out, expected, *resume in ((blocker, "is a file"), (blocker / "sweep", "cannot write"),
+                                   (papers, "holds no sweep", "--resume")):
+        result = CliRunner().invoke(app, ["sweep", str(sw.path), "--out", str(out), *resume])
         assert result.exit_code == 2 and expected in result.stderr, result.output
         assert len(result.stderr.strip().splitlines()) == 1
-    assert blocker.read_text() == "keep"
+    assert blocker.read_text() == "keep" and [p.name for p in papers.iterdir()] == ["draft.tex"]
 
 
 def test_sweep_with_a_malformed_scheduler_address_is_a_one_line_error(finished_sweep, tmp_path):
