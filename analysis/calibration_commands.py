@@ -12,15 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sim.cli_support import (
-    UserError,
-    compile_kernels_ahead,
-    err_console,
-    fail,
-    month_progress,
-    set_threads,
-    warn_if_short_of_memory,
-)
+from sim import cli_support
+from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 
 console = Console()
 
@@ -119,7 +112,7 @@ def backtest(
         out_dir = check_destination(out or Path("results") / sc.name)
     except (ScenarioError, UserError, OutputError) as err:
         fail(str(err))
-    warn_if_short_of_memory(sc.start_year, sc.scale)
+    cli_support.warn_if_short_of_memory(sc.start_year, sc.scale)
     months = backtest_months(sc) * len(seed_list or [sc.seed])
     started = time.perf_counter()
     compile_kernels_ahead()

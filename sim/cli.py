@@ -14,15 +14,8 @@ from typing import Annotated
 import typer
 
 from analysis.outputs import OutputError, check_destination, check_file_destination
-from sim.cli_support import (
-    UserError,
-    compile_kernels_ahead,
-    err_console,
-    fail,
-    month_progress,
-    set_threads,
-    warn_if_short_of_memory,
-)
+from sim import cli_support
+from sim.cli_support import UserError, compile_kernels_ahead, err_console, fail, month_progress, set_threads
 from sim.scenario_io import ScenarioError, load_scenario
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -64,7 +57,7 @@ def run(
             check_file_destination(checkpoint, "run.ckpt")
     except (ScenarioError, UserError, OutputError) as err:
         fail(str(err))
-    warn_if_short_of_memory(sc.start_year, sc.scale)
+    cli_support.warn_if_short_of_memory(sc.start_year, sc.scale)
     compile_kernels_ahead()
     from sim.runner import run_scenario
 
@@ -116,7 +109,7 @@ def resume(
         out_dir = check_destination(out or Path("results") / sc.name)
     except (CheckpointError, ScenarioError, UserError, OutputError) as err:
         fail(str(err))
-    warn_if_short_of_memory(sc.start_year, sc.scale)
+    cli_support.warn_if_short_of_memory(sc.start_year, sc.scale)
     compile_kernels_ahead()
     with month_progress(sc.months, f"{sc.name} from month {saved_at} (1 agent = {sc.scale} persons)") as bar:
         task = bar.add_task("run", total=sc.months, completed=saved_at)
