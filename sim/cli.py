@@ -22,8 +22,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Agent-based projections of migrant workers' citizenization (国发〔2024〕17号).")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from analysis.outputs import git_revision, package_versions
+
+        revision = git_revision()
+        typer.echo(f"citizensim {package_versions()['citizensim']}" + (f" ({revision})" if revision else ""))
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version (and the source's git revision) and exit.")] = False,
+) -> None:
     """Agent-based projections of migrant workers' citizenization (国发〔2024〕17号)."""
 
 

@@ -67,6 +67,13 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch, capfd, wrapped):
     assert capfd.readouterr().err.strip().startswith("interrupted: no results folder is left half-written")
 
 
+def test_version_names_the_package_version():
+    from importlib import metadata
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith(f"citizensim {metadata.version('citizensim')}")
+
+
 def test_plan_extends_status_quo():
     plan = load_scenario(SCENARIOS / "plan-2024.yaml")
     quo = load_scenario(SCENARIOS / "status-quo.yaml")
