@@ -159,6 +159,17 @@ def backtest_months(scenario: Scenario) -> int:
     return 12 * (max(YEARS) - scenario.start_year + 1)
 
 
+def simulate_backtest(scenario: Scenario, seeds: list[int],
+                      on_month: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The year-end metrics of the backtest years for each of ``seeds`` (a ``seed`` column); ``on_month``
+    gets the months done over all seeds."""
+    months = backtest_months(scenario)
+    return pd.concat([
+        simulate_years(scenario.model_copy(update={"seed": seed}), YEARS,
+                       on_month=None if on_month is None else lambda m, k=k: on_month(k * months + m)).assign(seed=seed)
+        for k, seed in enumerate(seeds)], ignore_index=True)
+
+
 def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], None] | None = None,
                  extra: dict | None = None, seeds: list[int] | None = None) -> tuple[pd.DataFrame, Path]:
     """Simulate (the scenario's seed, or each of ``seeds``), tabulate and write ``backtest.csv``, ``backtest.md``,
@@ -166,11 +177,7 @@ def run_backtest(scenario: Scenario, out_dir: Path, on_month: Callable[[int], No
     months done over all seeds."""
     t0 = time.perf_counter()
     seeds = seeds or [scenario.seed]
-    months = backtest_months(scenario)
-    simulated = pd.concat([
-        simulate_years(scenario.model_copy(update={"seed": seed}), YEARS,
-                       on_month=None if on_month is None else lambda m, k=k: on_month(k * months + m)).assign(seed=seed)
-        for k, seed in enumerate(seeds)], ignore_index=True)
+    simulated = simulate_backtest(scenario, seeds, on_month)
     history = load_history()
     table = backtest_table(simulated, history)
     seconds = time.perf_counter() - t0

@@ -79,6 +79,23 @@ def calibrate(
                                  suffixes=("", "_uncalibrated"))
     typer.echo(t.to_string(index=False))
     console.print(f"wrote {path}", highlight=False)
+    _print_backtest(result.values, scale, seed_list)
+
+
+def _print_backtest(values: dict[str, float], scale: int, seeds: list[int]) -> None:
+    """The backtest table (2023-2024 out of sample) of the fitted values, at the calibration's scale and seeds."""
+    from analysis.backtest import backtest_months, backtest_table, format_table, simulate_backtest
+    from analysis.calibrate import BACKTEST_SCENARIO, with_values
+    from sim.inputs import load_history
+    from sim.scenario_io import load_scenario
+
+    sc = with_values(load_scenario(BACKTEST_SCENARIO, calibrated=False), values).model_copy(update={"scale": scale})
+    months = backtest_months(sc) * len(seeds)
+    with month_progress(months, f"backtest of the fitted values (1 agent = {scale} persons)") as bar:
+        task = bar.add_task("run", total=months)
+        simulated = simulate_backtest(sc, seeds, on_month=lambda m: bar.update(task, completed=m))
+    console.print(f"backtest, seeds {seeds} (`citizensim backtest` runs it at the default scale):", highlight=False)
+    typer.echo(format_table(backtest_table(simulated, load_history())))
 
 
 def backtest(

@@ -161,3 +161,13 @@ def test_backtest_rejects_bad_seed_options_in_one_line(args, tmp_path):
 def test_calibrate_refuses_an_unusable_out_before_fitting(tmp_path):
     result = CliRunner().invoke(app, ["calibrate", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "is a folder" in result.output and "eval" not in result.output
+
+
+def test_calibrate_command_writes_the_values_and_prints_the_backtest(tmp_path):
+    out = tmp_path / "calibrated.yaml"
+    result = CliRunner().invoke(app, ["calibrate", "--scale", "100000", "--seeds", "5", "--max-evals", "2",
+                                      "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert set(yaml.safe_load(out.read_text())["behaviour"]) <= set(FITTED)
+    table = [ln for ln in result.output.splitlines() if ln.startswith("| 20")]
+    assert [ln.split(" | ")[1] for ln in table] == ["fit", "fit", "out-of-sample", "out-of-sample"]
