@@ -38,3 +38,15 @@ def _kernel_cache_dir() -> Path:
 
 
 numba.config.CACHE_DIR = str(_kernel_cache_dir())
+
+__all__ = ["CitizenizationModel"]
+
+
+def __getattr__(name: str):
+    """``from sim import CitizenizationModel`` for notebooks, imported on first use (the command line's
+    quick paths, such as --help and input errors, do not load the model and its kernels)."""
+    if name == "CitizenizationModel":
+        from sim.model import CitizenizationModel
+
+        return CitizenizationModel
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -11,6 +11,7 @@ import weakref
 import mesa
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,6 +97,14 @@ def _run_cli(tmp_path, threads: int) -> pd.DataFrame:
 def test_identical_series_for_one_and_two_threads(tmp_path):
     one, two = _run_cli(tmp_path, 1), _run_cli(tmp_path, 2)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_the_model_is_importable_from_the_package():
+    import sim
+
+    assert sim.CitizenizationModel is CitizenizationModel and "CitizenizationModel" in sim.__all__
+    with pytest.raises(AttributeError, match="no attribute 'Model'"):
+        sim.Model  # noqa: B018
 
 
 def test_mesa_batch_run_works():
