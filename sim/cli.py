@@ -193,7 +193,7 @@ def cli() -> None:
     other user mistake, instead of typer's framed box."""
     try:
         code = app(prog_name="citizensim", standalone_mode=False)
-    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C (typer turns it into Abort)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C outside a command, or end of input at a prompt
         _interrupted()
     except SystemError as err:  # Ctrl-C inside a numba kernel surfaces as this, caused by the interrupt
         if _caused_by_interrupt(err):
