@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -114,3 +116,21 @@ def test_branch_continues_jobs_and_wages_at_new_growth_rates(small_scenario):
     assert np.all(st.job_growth >= 0.08)
     np.testing.assert_allclose(st.jobs * (1 + st.job_growth) ** (m / 12), jobs_now, rtol=1e-12)
     assert model.running and model.scenario.behaviour.labour_demand_growth == 0.08
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(month=st.integers(1, 11))
+def test_branching_into_the_same_scenario_at_any_month_changes_nothing(small_scenario, month):
+    """Whatever month it happens in (mid-year too: quotas, tiers, jobs and wages carried over), a branch into
+    the scenario the model already has leaves every month of the national series as it was."""
+    def national(model):
+        return [model.national(name) for name in ("urban_residents", "urban_hukou", "settlements", "arrivals")]
+
+    sc = small_scenario.model_copy(update={"scale": 100_000})
+    straight, branched = CitizenizationModel(sc), CitizenizationModel(sc)
+    for m in range(1, sc.months + 1):
+        straight.step()
+        branched.step()
+        if m == month:
+            branched.branch(sc.model_copy())
+        assert national(branched) == national(straight), f"month {m} after a branch at month {month}"
