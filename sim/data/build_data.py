@@ -294,10 +294,12 @@ SEX_RATIO5 = [111.3, 113.8, 116.9, 116.6, 112.9, 108.0, 106.9, 105.4, 104.3, 103
               101.2, 98.6, 97.0, 92.6, 83.9, 73.0, 60.0, 47.0, 35.0]
 # Life expectancy at birth by sex, 2020 census life table (male 75.37, female 80.88, total 77.93; recalled).
 E0_CENSUS_2020 = {"male": 75.37, "female": 80.88}
-# Projections: the 2023 national life expectancy 78.6 (NHC 2023 health statistical bulletin, recalled), split
-# by sex with the 2020 census gap: ASSUMPTION
-E0_SHIFT = 78.6 - 77.93
-E0_TARGET = {sex: e0 + E0_SHIFT for sex, e0 in E0_CENSUS_2020.items()}
+# Projections: the mortality level that reproduces the deaths of 2024 (NBS communiqué) on the population of
+# end-2023 as the model keeps it through 2024 (the census aged with this table and the published births;
+# sim.synthesis.project_age_sex, as the projections' start state is built), both sexes' census life
+# expectancies shifted alike. 2023's deaths (11.10 M) are left out: they include the COVID-19 wave of the
+# winter 2022-23. (The 2023 national life expectancy, 78.6, gave this Siler shape 6% more deaths than 2024's.)
+DEATHS_2024 = 10.93e6
 Q0_TARGET = {"male": 0.0058, "female": 0.0050}  # ASSUMPTION around the published IMR 5.4 per mille (2020)
 SILER = {"male": dict(c=0.00025, b3=0.090), "female": dict(c=0.00012, b3=0.100)}  # ASSUMPTION
 FERT_MEAN_AGE, FERT_SD = 29.3, 5.3  # ASSUMPTION (gamma-shaped ASFR schedule)
@@ -563,7 +565,7 @@ def life_expectancy(q):
     return L.sum()
 
 
-def build_demography(e0_target: dict[str, float] = E0_TARGET,
+def build_demography(e0_target: dict[str, float],
                      births_target: dict[int, float] = BIRTHS_TARGET) -> tuple[pd.DataFrame, dict]:
     """The age-sex table: 2020 census shares, a Siler mortality schedule with life expectancy ``e0_target``
     by sex, and a fertility schedule scaled to the mean TFR that reproduces ``births_target`` (year -> births)
@@ -658,6 +660,27 @@ MP_SRC = {
     2024: ("NBS 2024 report via http://xzqh.info/lt/read.php?tid=190084 ; "
            "https://www.farmer.com.cn/2025/05/01/99986067.html (facts.md §1, §8)"),
 }
+
+
+def build_demography_projection() -> tuple[pd.DataFrame, dict]:
+    """The projections' age-sex table (see :data:`DEATHS_2024`): the census life expectancies shifted alike for
+    both sexes until the end-2023 population gives the deaths of 2024, fertility from the births of 2023-2024."""
+    from sim.synthesis import project_age_sex
+
+    history = build_history()
+    people_2023 = float(history.loc[history["year"] == 2023, "total_pop"].iloc[0])
+
+    def deaths_2024(shift: float) -> float:
+        dem = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()})[0]
+        shares = project_age_sex(dem, history, 2023)
+        q = dem.sort_values("age")[["mortality_male", "mortality_female"]].to_numpy()
+        return float((shares * q).sum() * people_2023)
+
+    shift = brentq(lambda x: deaths_2024(x) - DEATHS_2024, 0.0, 6.0, xtol=1e-4)
+    dem, info = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()})
+    info["e0_shift_from_census"] = shift
+    info["deaths_2024_on_end_2023"] = deaths_2024(shift)
+    return dem, info
 
 
 def build_demography_2020() -> tuple[pd.DataFrame, dict]:
@@ -766,7 +789,7 @@ def main():
     out.to_csv(HERE / "cities.csv", index=False)
     provinces.to_csv(HERE / "provinces.csv", index=False)
     build_history().to_csv(HERE / "national_history.csv", index=False)
-    dem, info = build_demography()
+    dem, info = build_demography_projection()
     dem.to_csv(HERE / "demography.csv", index=False)
     dem_2020, info_2020 = build_demography_2020()
     dem_2020.to_csv(HERE / "demography_2020.csv", index=False)
