@@ -24,10 +24,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _print_version(value: bool) -> None:
     if value:
-        from analysis.outputs import git_revision, package_versions
+        from importlib import metadata
+
+        from analysis.outputs import git_revision
 
         revision = git_revision()
-        typer.echo(f"citizensim {package_versions()['citizensim']}" + (f" ({revision})" if revision else ""))
+        typer.echo(f"citizensim {metadata.version('citizensim')}" + (f" ({revision})" if revision else ""))
         raise typer.Exit()
 
 

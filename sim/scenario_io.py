@@ -70,6 +70,11 @@ def resolve_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     return deep_merge(base, data)
 
 
+def _alternatives(ann: Any) -> tuple:
+    """The types a union annotation allows (``Block | None``: Block and NoneType); any other: itself."""
+    return get_args(ann) if get_origin(ann) in (Union, types.UnionType) else (ann,)
+
+
 def _model_at(loc: tuple, root: type[BaseModel] = Scenario) -> type[BaseModel] | None:
     """The settings block (pydantic model) reached from ``root`` by following the keys in ``loc``
     (an optional block, ``Block | None``, counts as the block)."""
@@ -77,8 +82,7 @@ def _model_at(loc: tuple, root: type[BaseModel] = Scenario) -> type[BaseModel] |
     for part in loc:
         info = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         ann = info.annotation if info is not None else None
-        options = get_args(ann) if get_origin(ann) in (Union, types.UnionType) else (ann,)
-        blocks = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        blocks = [a for a in _alternatives(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
         model = blocks[0] if blocks else None
     return model
 
@@ -99,9 +103,7 @@ def allowed_text(info: Any) -> str:
             lo = getattr(meta, "ge", None) if isinstance(meta, annotated_types.Ge) else meta.gt
         if isinstance(meta, annotated_types.Le | annotated_types.Lt):
             hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
-    ann = info.annotation
-    if get_origin(ann) in (Union, types.UnionType):  # an optional setting: its type without None
-        ann = next((a for a in get_args(ann) if a is not type(None)), ann)
+    ann = next((a for a in _alternatives(info.annotation) if a is not type(None)), info.annotation)  # no None
     kind = getattr(ann, "__name__", str(ann))
     if lo is not None and hi is not None:
         return f"allowed: {kind} from {_bound(lo)} to {_bound(hi)}"
