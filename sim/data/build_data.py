@@ -9,6 +9,7 @@ or is an explicit assumption marked `ASSUMPTION`. Not needed at runtime: the eng
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -662,38 +663,40 @@ MP_SRC = {
 }
 
 
+def _levelled_on_deaths(deaths_of: Callable[[pd.DataFrame, dict], float], deaths: float,
+                        births_target: dict[int, float], upper: float) -> tuple[pd.DataFrame, dict]:
+    """:func:`build_demography` with both sexes' census life expectancies raised alike (by 0 to ``upper``
+    years) until ``deaths_of(table, info)`` equals the published ``deaths``."""
+    def table(shift: float) -> tuple[pd.DataFrame, dict]:
+        return build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()}, births_target)
+
+    shift = brentq(lambda x: deaths_of(*table(x)) - deaths, 0.0, upper, xtol=1e-4)
+    dem, info = table(shift)
+    info["e0_shift_from_census"] = shift
+    info["deaths_reproduced"] = deaths_of(dem, info)
+    return dem, info
+
+
 def build_demography_projection() -> tuple[pd.DataFrame, dict]:
-    """The projections' age-sex table (see :data:`DEATHS_2024`): the census life expectancies shifted alike for
-    both sexes until the end-2023 population gives the deaths of 2024, fertility from the births of 2023-2024."""
+    """The projections' age-sex table (see :data:`DEATHS_2024`): levelled so that the end-2023 population gives
+    the deaths of 2024, fertility from the births of 2023-2024."""
     from sim.synthesis import project_age_sex
 
     history = build_history()
     people_2023 = float(history.loc[history["year"] == 2023, "total_pop"].iloc[0])
 
-    def deaths_2024(shift: float) -> float:
-        dem = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()})[0]
-        shares = project_age_sex(dem, history, 2023)
+    def deaths_2024(dem: pd.DataFrame, info: dict) -> float:
         q = dem.sort_values("age")[["mortality_male", "mortality_female"]].to_numpy()
-        return float((shares * q).sum() * people_2023)
+        return float((project_age_sex(dem, history, 2023) * q).sum() * people_2023)
 
-    shift = brentq(lambda x: deaths_2024(x) - DEATHS_2024, 0.0, 6.0, xtol=1e-4)
-    dem, info = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()})
-    info["e0_shift_from_census"] = shift
-    info["deaths_2024_on_end_2023"] = deaths_2024(shift)
-    return dem, info
+    return _levelled_on_deaths(deaths_2024, DEATHS_2024, BIRTHS_TARGET, upper=6.0)
 
 
 def build_demography_2020() -> tuple[pd.DataFrame, dict]:
-    """The backtest's age-sex table (see :data:`DEATHS_2020`): the census life expectancies shifted alike for
-    both sexes until the 2020 deaths are reproduced, fertility from the births of 2021-2022."""
-    def deaths_gap(shift: float) -> float:
-        e0 = {sex: value + shift for sex, value in E0_CENSUS_2020.items()}
-        return build_demography(e0, BIRTHS_TARGET_2020)[1]["implied_deaths_2020_structure"] - DEATHS_2020
-
-    shift = brentq(deaths_gap, 0.0, 3.0, xtol=1e-4)
-    dem, info = build_demography({sex: value + shift for sex, value in E0_CENSUS_2020.items()}, BIRTHS_TARGET_2020)
-    info["e0_shift_from_census"] = shift
-    return dem, info
+    """The backtest's age-sex table (see :data:`DEATHS_2020`): levelled so that the census population gives the
+    deaths of 2020, fertility from the births of 2021-2022."""
+    return _levelled_on_deaths(lambda dem, info: info["implied_deaths_2020_structure"], DEATHS_2020,
+                               BIRTHS_TARGET_2020, upper=3.0)
 
 
 def build_migrant_profile() -> pd.DataFrame:
