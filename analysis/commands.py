@@ -97,11 +97,12 @@ def sensitivity(
 ) -> None:
     """Sobol (or Morris, or delta) indices of the final-year urbanization rates: table and bar chart."""
     from analysis import sensitivity as sa
+    from analysis.outputs import OutputError
 
     try:
         table = sa.analyse(sweep_dir, tuple(metric) if metric else sa.DEFAULT_OUTCOMES)
         csv, png = sa.write(sweep_dir, table, out)
-    except sa.SensitivityError as err:
+    except (sa.SensitivityError, OutputError) as err:
         fail(str(err))
     w = sa.wide(table)
     shown = Table(title=f"Sensitivity, {table['year'].iloc[0]} ({table['method'].iloc[0]} design)")

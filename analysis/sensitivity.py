@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import outputs
 from analysis.sweep import RESULTS, read_results
 
 DEFAULT_OUTCOMES = ("resident_rate", "hukou_rate")
@@ -203,12 +204,9 @@ def write(sweep_dir: Path, table: pd.DataFrame, out: Path | None = None) -> tupl
 
     out = Path(out or sweep_dir)
     csv, png = out / "sensitivity.csv", out / "sensitivity.png"
+    outputs.check_writable(csv)  # makes the folder; OutputError (one line) where it cannot be written
     tmp = out / ".sensitivity.csv.tmp"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    except OSError as err:
-        raise SensitivityError(f"{out}: cannot write sensitivity.csv there ({err.strerror or err})") from None
+    table.to_csv(tmp, index=False, float_format="%.6g")
     tmp.replace(csv)
     save(plot(table), png)
     return csv, png
